@@ -1,0 +1,26 @@
+#include "tools/cli/commands.h"
+
+#include <CLI/CLI.hpp>
+
+namespace rnnlab::cli {
+namespace {
+Commands& registry() {
+  static Commands commands;
+  return commands;
+}
+}  // namespace
+
+void register_commands(CLI::App& app) {
+  Commands& commands = registry();
+  add_bench_command(app, commands);
+}
+
+int run_selected(CLI::App& app) {
+  for (CLI::App* sub : app.get_subcommands()) {
+    auto it = registry().find(sub->get_name());
+    if (it != registry().end()) return it->second();
+  }
+  return 2;
+}
+
+}  // namespace rnnlab::cli
