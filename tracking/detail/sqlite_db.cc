@@ -1,0 +1,181 @@
+#include "tracking/detail/sqlite_db.h"
+
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <stdexcept>
+#include <utility>
+
+namespace rnnlab::tracking::detail {
+namespace {
+
+[[noreturn]] void throw_sqlite(sqlite3* db, const char* call, std::string_view sql) {
+  std::string message = "sqlite: ";
+  message += call;
+  message += " failed: ";
+  message += db ? sqlite3_errmsg(db) : "out of memory";
+  if (!sql.empty()) {
+    message += " (SQL: ";
+    message += sql.substr(0, 200);
+    message += ")";
+  }
+  throw std::runtime_error(message);
+}
+
+}  // namespace
+
+// The one conversion of SQLite error codes into the project's error type.
+#define RNNLAB_SQLITE(db, call)                                 \
+  do {                                                          \
+    if ((call) != SQLITE_OK) throw_sqlite((db), #call, {});     \
+  } while (0)
+
+Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) {
+  if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr) !=
+      SQLITE_OK) {
+    throw_sqlite(db, "sqlite3_prepare_v2", sql);
+  }
+}
+
+Statement::~Statement() { sqlite3_finalize(stmt_); }
+
+Statement::Statement(Statement&& other) noexcept
+    : db_(other.db_), stmt_(std::exchange(other.stmt_, nullptr)) {}
+
+Statement& Statement::operator=(Statement&& other) noexcept {
+  if (this != &other) {
+    sqlite3_finalize(stmt_);
+    db_ = other.db_;
+    stmt_ = std::exchange(other.stmt_, nullptr);
+  }
+  return *this;
+}
+
+Statement& Statement::bind(int index, int64_t value) {
+  RNNLAB_SQLITE(db_, sqlite3_bind_int64(stmt_, index, value));
+  return *this;
+}
+
+Statement& Statement::bind(int index, double value) {
+  RNNLAB_SQLITE(db_, sqlite3_bind_double(stmt_, index, value));
+  return *this;
+}
+
+Statement& Statement::bind(int index, std::string_view value) {
+  RNNLAB_SQLITE(db_, sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()),
+                                       SQLITE_TRANSIENT));
+  return *this;
+}
+
+Statement& Statement::bind(int index, const SqlValue& value) {
+  if (std::holds_alternative<int64_t>(value)) return bind(index, std::get<int64_t>(value));
+  if (std::holds_alternative<double>(value)) return bind(index, std::get<double>(value));
+  if (std::holds_alternative<std::string>(value))
+    return bind(index, std::string_view(std::get<std::string>(value)));
+  return bind_null(index);
+}
+
+Statement& Statement::bind_null(int index) {
+  RNNLAB_SQLITE(db_, sqlite3_bind_null(stmt_, index));
+  return *this;
+}
+
+bool Statement::step() {
+  int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  throw_sqlite(db_, "sqlite3_step", sqlite3_sql(stmt_));
+}
+
+void Statement::run() {
+  while (step()) {
+  }
+}
+
+void Statement::reset() {
+  sqlite3_reset(stmt_);  // returns the last step's error, already reported by step()
+  RNNLAB_SQLITE(db_, sqlite3_clear_bindings(stmt_));
+}
+
+int Statement::column_count() const { return sqlite3_column_count(stmt_); }
+std::string Statement::column_name(int column) const {
+  return sqlite3_column_name(stmt_, column);
+}
+bool Statement::is_null(int column) const {
+  return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
+}
+int64_t Statement::column_int(int column) const { return sqlite3_column_int64(stmt_, column); }
+double Statement::column_double(int column) const { return sqlite3_column_double(stmt_, column); }
+std::string Statement::column_text(int column) const {
+  const unsigned char* text = sqlite3_column_text(stmt_, column);
+  if (!text) return {};
+  return std::string(reinterpret_cast<const char*>(text),
+                     static_cast<size_t>(sqlite3_column_bytes(stmt_, column)));
+}
+SqlValue Statement::column_value(int column) const {
+  switch (sqlite3_column_type(stmt_, column)) {
+    case SQLITE_INTEGER: return column_int(column);
+    case SQLITE_FLOAT: return column_double(column);
+    case SQLITE_NULL: return std::monostate{};
+    default: return column_text(column);
+  }
+}
+
+Database::Database(const std::string& path, bool create, int busy_timeout_ms) : path_(path) {
+  struct stat info {};
+  if (!create && path != ":memory:" && ::stat(path.c_str(), &info) != 0) {
+    throw std::invalid_argument("no tracking database at '" + path +
+                                "' (pass --db PATH or set RNNLAB_DB)");
+  }
+  int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX;
+  if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
+    std::string message = "sqlite: cannot open '" + path + "': " +
+                          (db_ ? sqlite3_errmsg(db_) : "out of memory");
+    sqlite3_close(db_);
+    throw std::runtime_error(message);
+  }
+  // Wait (sleeping and retrying) instead of failing with "database is locked" when another
+  // process holds the write lock.
+  RNNLAB_SQLITE(db_, sqlite3_busy_timeout(db_, busy_timeout_ms));
+}
+
+Database::~Database() { sqlite3_close(db_); }
+
+void Database::exec(std::string_view sql) {
+  std::string text(sql);
+  char* error = nullptr;
+  if (sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
+    std::string message = "sqlite: " + text.substr(0, 200) + ": " +
+                          (error ? error : sqlite3_errmsg(db_));
+    sqlite3_free(error);
+    throw std::runtime_error(message);
+  }
+}
+
+int64_t Database::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
+int64_t Database::changes() const { return sqlite3_changes64(db_); }
+
+Transaction::Transaction(Database& db) : db_(db) { db_.exec("BEGIN IMMEDIATE"); }
+
+Transaction::~Transaction() {
+  if (open_) {
+    try {
+      db_.exec("ROLLBACK");
+    } catch (...) {
+      // The transaction may already be rolled back by SQLite after an I/O error.
+    }
+  }
+}
+
+void Transaction::commit() {
+  db_.exec("COMMIT");
+  open_ = false;
+}
+
+double now_seconds() {
+  using namespace std::chrono;
+  return duration<double>(system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace rnnlab::tracking::detail

@@ -1,0 +1,102 @@
+// Internal to tracking: a thin RAII layer over the SQLite C API. sqlite3.h stays in
+// sqlite_db.cc; this header only forward-declares the two C structs.
+//
+// Every SQLite failure becomes std::runtime_error naming the call, the SQL where there is
+// one, and sqlite3_errmsg (see RNNLAB_SQLITE in sqlite_db.cc).
+// Thread safety: a Database and its Statements belong to one thread at a time; callers that
+// share one (Tracker and its heartbeat thread) serialise access with their own mutex.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "tracking/filter.h"  // SqlValue
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace rnnlab::tracking::detail {
+
+class Statement {
+ public:
+  Statement(sqlite3* db, std::string_view sql);
+  ~Statement();
+  Statement(Statement&& other) noexcept;
+  Statement& operator=(Statement&& other) noexcept;
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  // Parameter indices are 1-based, like SQLite's.
+  Statement& bind(int index, int64_t value);
+  Statement& bind(int index, int value) { return bind(index, static_cast<int64_t>(value)); }
+  Statement& bind(int index, double value);
+  Statement& bind(int index, std::string_view value);
+  Statement& bind(int index, const char* value) { return bind(index, std::string_view(value)); }
+  Statement& bind(int index, const std::string& value) {
+    return bind(index, std::string_view(value));
+  }
+  Statement& bind(int index, const SqlValue& value);
+  Statement& bind_null(int index);
+
+  // Runs one step: true when a row is available, false when done.
+  bool step();
+  // Step through to the end (for statements without rows).
+  void run();
+  // Ready for new bindings: resets and clears bindings.
+  void reset();
+
+  int column_count() const;
+  std::string column_name(int column) const;
+  bool is_null(int column) const;
+  int64_t column_int(int column) const;
+  double column_double(int column) const;
+  std::string column_text(int column) const;
+  // The column's value with SQLite's storage class (NULL, integer, real, text).
+  SqlValue column_value(int column) const;
+
+ private:
+  sqlite3* db_ = nullptr;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+class Database {
+ public:
+  // create: make the file when it does not exist; otherwise a missing file is
+  // std::invalid_argument naming the path.
+  Database(const std::string& path, bool create, int busy_timeout_ms);
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  void exec(std::string_view sql);
+  Statement prepare(std::string_view sql) { return Statement(db_, sql); }
+  int64_t last_insert_rowid() const;
+  int64_t changes() const;
+  const std::string& path() const { return path_; }
+  sqlite3* handle() { return db_; }
+
+ private:
+  sqlite3* db_ = nullptr;
+  std::string path_;
+};
+
+// BEGIN IMMEDIATE on construction: takes the write lock up front so that a transaction
+// never has to upgrade from read to write (in WAL mode such an upgrade fails with
+// SQLITE_BUSY at once, without waiting in the busy handler). Rolls back unless committed.
+class Transaction {
+ public:
+  explicit Transaction(Database& db);
+  ~Transaction();
+  void commit();
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+
+ private:
+  Database& db_;
+  bool open_ = true;
+};
+
+double now_seconds();  // Unix time, seconds, with sub-second resolution
+
+}  // namespace rnnlab::tracking::detail

@@ -1,0 +1,129 @@
+// Tracker: how a training process (the trainer's rank 0) records a run in the SQLite run
+// store. One Tracker holds one connection and at most one active run at a time.
+//
+//   Tracker tracker("rnnlab.db");
+//   RunInfo info;  // experiment, name, config (JSON), host, ranks, backend, version, commit
+//   info.experiment = "lm"; info.name = "lstm-2x256"; info.config = config_json; ...
+//   tracker.start_run(info);
+//   tracker.log_metric("train_loss", step, loss);      // buffered, written in batches
+//   tracker.log_artifact("ckpt/step-1000.bin", "checkpoint", 1000);
+//   tracker.finish(RunStatus::finished);                // or failed + error text
+//
+// Writes: metric points are buffered and written in one transaction per batch: when
+// flush_every_points are buffered, when the oldest buffered point is flush_every_seconds
+// old (checked by a background thread, so a slow epoch still gets its points written),
+// on flush() and on finish(). The same thread refreshes the run's heartbeat every
+// heartbeat_seconds; any process that opens the database later marks a run whose heartbeat
+// is older than stale_after_seconds as killed (the writer died: SIGKILL, OOM, lost node).
+// A point is durable once the flush that wrote it returned.
+//
+// Failure: SQLite errors throw std::runtime_error (naming the call and SQLite's message);
+// misuse (log without a run, bad options) throws std::invalid_argument / std::logic_error.
+// An error in the background thread is rethrown by the next call that writes.
+// Thread safety: all methods may be called from any thread (one internal mutex).
+// Several processes may write to one database at once (WAL mode, a busy timeout, every
+// write transaction BEGIN IMMEDIATE).
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace rnnlab::tracking {
+
+namespace detail {
+class Database;
+class MetricWriter;
+}  // namespace detail
+
+enum class RunStatus { running, finished, failed, killed, pruned };
+std::string_view to_string(RunStatus status);
+RunStatus parse_run_status(std::string_view text);  // invalid_argument on unknown names
+
+struct TrackerOptions {
+  int flush_every_points = 1000;
+  double flush_every_seconds = 5.0;
+  double heartbeat_seconds = 10.0;
+  // Stored with the run: readers mark it killed when its heartbeat is older than this.
+  // Must exceed heartbeat_seconds (and a flush); 6x is a safe margin.
+  double stale_after_seconds = 60.0;
+  int busy_timeout_ms = 60000;
+};
+
+struct RunInfo {
+  std::string experiment = "default";  // created on first use
+  std::string name;                    // empty: "run-<id>"
+  // The whole config, stored as JSON and flattened into params with dotted keys
+  // (model.cell, model.layers). Numbers stay numbers; arrays are stored as JSON text.
+  nlohmann::json config = nlohmann::json::object();
+  std::map<std::string, std::string> tags;
+  std::string host;
+  int ranks = 1;
+  std::string backend;
+  std::string rnnlab_version;
+  std::string git_commit;
+};
+
+struct MetricPoint {
+  std::string key;
+  int64_t step = 0;
+  double value = 0;      // NaN is stored as NULL and never counts as best
+  double wall_time = 0;  // Unix seconds
+};
+
+class Tracker {
+ public:
+  // Opens (creating and migrating if needed) the database at db_path and marks stale runs
+  // of dead writers as killed.
+  explicit Tracker(const std::string& db_path, TrackerOptions options = {});
+  // Flushes; a run still active is finished as failed ("tracker closed while running").
+  ~Tracker();
+  Tracker(const Tracker&) = delete;
+  Tracker& operator=(const Tracker&) = delete;
+
+  int64_t experiment_id(const std::string& name);  // finds or creates
+  int64_t start_run(const RunInfo& info);          // logic_error if a run is active
+  void log_metric(std::string_view key, int64_t step, double value);
+  void log_metric(std::string_view key, int64_t step, double value, double wall_time);
+  void set_tag(const std::string& key, const std::string& value);
+  void log_artifact(const std::string& path, const std::string& kind, int64_t step = -1);
+  // Writes every buffered point in one transaction; returns how many it wrote.
+  size_t flush();
+  // Flushes, then records the final status (not running) and, for failed, the error.
+  void finish(RunStatus status, std::string_view error = {});
+
+  int64_t run_id() const;  // the active (or last) run, 0 before the first
+  const std::string& path() const { return path_; }
+
+ private:
+  void background_loop();
+  size_t flush_locked();
+  void check_background_error_locked();
+  void require_run_locked(const char* what) const;
+
+  std::string path_;
+  TrackerOptions options_;
+  std::unique_ptr<detail::Database> db_;
+  std::unique_ptr<detail::MetricWriter> writer_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::vector<MetricPoint> buffer_;
+  double oldest_buffered_ = 0;
+  double last_heartbeat_ = 0;
+  int64_t run_id_ = 0;
+  bool active_ = false;
+  bool stopping_ = false;
+  std::exception_ptr background_error_;
+  std::thread background_;
+};
+
+}  // namespace rnnlab::tracking
