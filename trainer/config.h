@@ -21,10 +21,13 @@ namespace rnnlab::trainer {
 
 struct DataConfig {
   // Built-in data set (fetched by `rnnlab data fetch NAME`), or "file" for the user's own.
-  // moby_dick | sotu | pang_lee | wsj_pos | oanc_pos | sunspots | adding | copy | file
-  std::string dataset = "moby_dick";
+  // moby_dick | sotu | pang_lee | wsj_pos | oanc_pos | sunspots | adding | copy | file, or
+  // "auto": loading resolves it to the task's default, so a loaded Config never says auto.
+  std::string dataset = "auto";
   std::string path;          // with dataset=file (or to override a built-in's location)
-  std::string format;        // with dataset=file: text | tsv | csv | tagged | numeric_csv
+  // With dataset=file: text | tsv | csv | tagged | numeric_csv; "auto" resolves from the
+  // task when loading. Built-in data sets keep "auto" (their reader knows the format).
+  std::string format = "auto";
   std::string level = "char";  // language_model: char | word
   bool lowercase = false;
   int max_vocab = 0;           // 0 = unlimited; rarer tokens become <unk>
@@ -57,7 +60,7 @@ struct ModelConfig {
 
 struct EarlyStoppingConfig {
   std::string metric;        // e.g. val_loss; empty = off
-  std::string goal = "min";  // min | max
+  std::string goal = "auto";  // min | max; "auto" resolves from the metric when loading
   int patience = 3;          // evaluations without improvement before stopping
 };
 
@@ -105,11 +108,22 @@ struct Config {
 using ConfigValue = std::variant<bool, int64_t, double, std::string>;
 using FlatConfig = std::map<std::string, ConfigValue>;  // "model.cell" -> "lstm"
 
-// Loads `path`, applies `overrides` ("a.b=value", YAML scalars) in order, validates.
+// Loads `path`, applies `overrides` ("a.b=value", YAML scalars) in order, resolves "auto"
+// values and validates everything before returning. Throws std::invalid_argument for a
+// missing or unreadable file (naming the path), malformed YAML (`file:line: invalid YAML:
+// ...`) and every schema or rule violation, all of them in one message, one per line
+// (`file:line: key 'model.cell': unknown value 'lstn' (choices: ...)`, `override
+// 'model.cell=xyz': key 'model.cell': ...`). Thread safe (no shared state).
 Config load_config(const std::string& path, const std::vector<std::string>& overrides = {});
 // Same from YAML text; `source_name` is used in error messages.
 Config parse_config(const std::string& yaml_text, const std::string& source_name,
                     const std::vector<std::string>& overrides = {});
+
+// Resolves "auto" values, then checks every key against the schema (type bounds, choices)
+// and the rules between keys (config_rules()), for a Config built or edited in code.
+// Throws std::invalid_argument listing every problem, one per line, prefixed by
+// `config.source` (or "config").
+void validate_config(Config& config);
 
 FlatConfig flatten_config(const Config& config);
 std::string config_to_yaml(const Config& config);  // round-trips through parse_config
