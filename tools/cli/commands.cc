@@ -13,6 +13,8 @@ Commands& registry() {
 void register_commands(CLI::App& app) {
   Commands& commands = registry();
   add_bench_command(app, commands);
+  add_config_command(app, commands);
+  add_data_command(app, commands);
 }
 
 int run_selected(CLI::App& app) {

@@ -21,5 +21,7 @@ int run_selected(CLI::App& app);
 
 // One line per subcommand file; keep alphabetical.
 void add_bench_command(CLI::App& app, Commands& commands);
+void add_config_command(CLI::App& app, Commands& commands);
+void add_data_command(CLI::App& app, Commands& commands);
 
 }  // namespace rnnlab::cli

@@ -1,0 +1,34 @@
+// One builder per task, called by make_task_data (task_data.cc) once the data set's path
+// and format are resolved. Internal to trainer/data. Each throws what make_task_data
+// documents.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "trainer/config.h"
+#include "trainer/data/task_data.h"
+
+namespace rnnlab::trainer::data {
+
+// Seed of the fixed shuffle that splits classify and tag examples into train/val/test:
+// independent of train.seed so that runs with different seeds share one test set.
+constexpr uint64_t kSplitSeed = 0x5350524C4954ull;  // "SPRLIT"
+
+std::unique_ptr<TaskData> build_language_model(const Config& config, const std::string& path);
+// format: "tsv" or "csv"
+std::unique_ptr<TaskData> build_classify(const Config& config, const std::string& path, const std::string& format);
+std::unique_ptr<TaskData> build_tag(const Config& config, const std::string& path);
+std::unique_ptr<TaskData> build_forecast(const Config& config, const std::string& path);
+std::unique_ptr<TaskData> build_adding(const Config& config);
+std::unique_ptr<TaskData> build_copy(const Config& config);
+
+// Sizes of the train/val/test parts of `count` items for the configured fractions; throws
+// std::invalid_argument naming data.val_fraction / data.test_fraction when they are out of
+// [0, 1) or leave no training data.
+struct SplitSizes {
+  int64_t train = 0, val = 0, test = 0;
+};
+SplitSizes split_sizes(const DataConfig& data, int64_t count, const std::string& what);
+
+}  // namespace rnnlab::trainer::data

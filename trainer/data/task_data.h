@@ -1,0 +1,105 @@
+// The data side of every task behind one interface: the training loop asks a TaskData for
+// its sizes and for the batches of one split and epoch, and never needs to know the task.
+//
+//   auto data = make_task_data(config);               // reads files, builds vocabularies
+//   TaskInfo info = data->info();                      // vocab_size, output_size, ...
+//   for (int64_t epoch = 0; ...; ++epoch)
+//     for (const Batch& batch : data->batches(Split::train, {batch_size, seed, epoch, rank, world}))
+//       ...
+//
+// Determinism: batches() is a pure function of (data, split, options): the order comes from
+// layers::RandomStream seeded by (options.seed, options.epoch), never from threads or time.
+// Only the train split is shuffled; val and test come in a fixed order.
+//
+// Data parallelism (rank r of world W): every rank computes the same epoch plan and takes
+// its share, so the ranks never communicate to agree on it.
+//   language_model: W * batch_size streams over the split; rank r owns streams
+//     [r * batch_size, (r + 1) * batch_size). Every rank has the same number of batches; the
+//     last (< W * batch_size) tokens that do not fill a stream are dropped, and the last
+//     batch of an epoch may be shorter in time (seq_len < data.seq_len) on every rank alike.
+//   sequence tasks: sequences are grouped by exact length (unless padded), each group is cut
+//     into global batches of up to W * batch_size, the global batches are shuffled, and each
+//     is dealt to the W ranks as W slices whose sizes differ by at most one. So every rank
+//     gets the SAME number of batches and every example is used exactly once per epoch; the
+//     remainder shows up as smaller slices, and a global batch with fewer than W sequences
+//     gives some ranks an EMPTY batch (batch_size 0). A rank must still take part in the
+//     step's all-reduce with a zero gradient; Batch::global_targets gives the divisor.
+//
+// Thread safety: const methods may be called concurrently. Failures: make_task_data throws
+// std::invalid_argument for a bad config or a malformed / missing data file (naming
+// `file:line` or the key), std::runtime_error for I/O failures. batches() throws
+// std::invalid_argument for bad options (batch_size < 1, rank outside [0, world)).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "trainer/config.h"
+#include "trainer/data/batch.h"
+#include "trainer/data/vocabulary.h"
+
+namespace rnnlab::trainer::data {
+
+struct TaskInfo {
+  std::string task;  // language_model | classify | tag | forecast | adding | copy
+  // Input: token ids in [0, vocab_size) when vocab_size > 0, else input_features floats.
+  int vocab_size = 0;
+  int input_features = 0;
+  int pad_id = -1;  // the id padded positions hold in padded batches (-1: no padding)
+  // Output: classes per sequence (classify) or per step (language_model, tag, copy), or
+  // values per sequence (forecast: horizon, adding: 1).
+  int output_size = 0;
+  bool per_step_output = false;  // language_model, tag, copy: one prediction per time step
+  bool regression = false;       // forecast, adding: mean squared error on value_targets
+  // forecast: value_targets are (x - target_mean) / target_std; report errors times std.
+  double target_mean = 0.0;
+  double target_std = 1.0;
+};
+
+class TaskData {
+ public:
+  virtual ~TaskData() = default;
+
+  virtual TaskInfo info() const = 0;
+  // Examples in a split: sequences, or tokens for language_model.
+  virtual int64_t size(Split split) const = 0;
+  // Every batch of one epoch of `split` for options.rank, in order. The whole epoch is
+  // materialised (tens of MB at most for the data sets of DESIGN.md).
+  virtual std::vector<Batch> batches(Split split, const BatchOptions& options) const = 0;
+
+  // Metrics of a trivial predictor on `split`, in the units the trainer reports, so results
+  // can be read next to them:
+  //   language_model: unigram model from training counts: "loss" (nats/token),
+  //     "perplexity", "bits_per_token"
+  //   classify: majority class: "accuracy"
+  //   tag: most frequent tag of each training word (unknown words: most frequent tag):
+  //     "accuracy"
+  //   forecast: repeat the last value: "rmse", "mae" (original units)
+  //   adding: predict the training mean: "mse"
+  //   copy: uniform guess over the symbols: "loss" (nats/target)
+  virtual std::map<std::string, double> baseline(Split split) const = 0;
+
+  // Inputs as text (language_model, classify, tag); nullptr for numeric tasks.
+  virtual const TextCodec* input_codec() const { return nullptr; }
+  // Class or tag names by output id (classify, tag); nullptr otherwise.
+  virtual const Vocabulary* output_vocabulary() const { return nullptr; }
+
+  // What a checkpoint stores to use the model later: task, sizes, codec, output names,
+  // normalisation. {"task": ..., "input_codec": {...}, "output_vocabulary": {...},
+  // "target_mean": m, "target_std": s, ...}
+  virtual nlohmann::json metadata() const = 0;
+};
+
+// Builds the task's data from config.task and config.data (dataset, path, format, level,
+// vocabulary options, splits, seq_len, window/horizon, synthetic sizes). Built-in data sets
+// are looked up under data_root() (see datasets.h); synthetic ones (adding, copy) are
+// generated from config.train.seed. The val/test split of classify and tag uses a fixed
+// shuffle (the same for every run seed, so runs are comparable).
+std::unique_ptr<TaskData> make_task_data(const Config& config);
+
+}  // namespace rnnlab::trainer::data
