@@ -194,10 +194,10 @@ TextCodec TextCodec::from_json(const nlohmann::json& document) {
   try {
     codec.tokenizer.level = Tokenizer::parse_level(document.at("level").get<std::string>());
     codec.tokenizer.lowercase = document.at("lowercase").get<bool>();
+    codec.vocabulary = Vocabulary::from_json(document.at("vocabulary"));
   } catch (const nlohmann::json::exception& error) {
     throw std::invalid_argument(std::string("text codec JSON: ") + error.what());
   }
-  codec.vocabulary = Vocabulary::from_json(document.at("vocabulary"));
   return codec;
 }
 
