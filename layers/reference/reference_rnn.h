@@ -13,7 +13,8 @@
 //          c_t = f * c_{t-1} + i * g
 //          o = σ(W_io x + W_ho h + b_o [+ p_o * c_t])      (peephole as in oneDNN)
 //          h_t = o * tanh(c_t), or W_hr (o * tanh(c_t)) with a projection (PyTorch)
-//   gru    PyTorch's (= cuDNN's = oneDNN lbr_gru), gates [r, z, n]:
+//   gru    PyTorch's (= cuDNN's = oneDNN lbr_gru), gates [r, z, n] (W_h* here are row
+//          blocks of weight_hh, PyTorch's notation; nothing to do with weight_hr):
 //          r = σ(W_ir x + b_ir + W_hr h + b_hr), z = σ(W_iz x + b_iz + W_hz h + b_hz)
 //          n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), h_t = (1 - z) * n + z * h_{t-1}
 // Inter-layer dropout (training only) multiplies layer k's output (k < L-1) by the mask of
