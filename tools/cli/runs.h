@@ -1,0 +1,72 @@
+// Internal to the `rnnlab runs` command (runs*.cc): output tables in three formats, the
+// plot and the benchmark. The query logic lives in tracking/store.h; these files only
+// parse options and print.
+#pragma once
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace rnnlab::cli::runs {
+
+enum class Format { table, csv, json };
+Format parse_format(const std::string& text);  // invalid_argument naming --format
+
+// Cells are JSON values so that JSON output keeps numbers as numbers; the table and CSV
+// forms print numbers with 6 significant digits and null as "-" (table) or "" (CSV).
+struct Table {
+  std::vector<std::string> columns;
+  std::vector<std::vector<nlohmann::json>> rows;
+};
+
+// table: aligned columns (numbers right-aligned) under a header and a rule;
+// csv: RFC 4180 with a header line; json: an array of objects keyed by column.
+void print(const Table& table, Format format, std::ostream& out);
+std::string cell_text(const nlohmann::json& cell);
+std::string format_time(double unix_seconds);  // "2026-11-22 05:24:18" (UTC)
+
+// Everything the `runs` subcommands accept; each uses the part it needs.
+struct Options {
+  std::string db;               // --db, default $RNNLAB_DB or ./rnnlab.db
+  std::string format = "table";
+  std::string experiment, where, order_by;
+  std::string goal = "min";
+  std::string value;            // best|last; empty: the subcommand's default
+  int64_t limit = 0;
+  std::vector<std::string> columns, refs, rows, cols, remove;
+  std::string metric;
+  bool all = false, history = false, yes = false;
+  std::string output;
+};
+
+// The subcommands; each prints to `out` and returns the exit code.
+int list(const Options& options, std::ostream& out);
+int show(const Options& options, std::ostream& out);
+int compare(const Options& options, std::ostream& out);
+int best(const Options& options, std::ostream& out);
+int pivot(const Options& options, std::ostream& out);
+int export_runs(const Options& options, std::ostream& out);
+int delete_runs(const Options& options, std::ostream& out);
+int tag(const Options& options, std::ostream& out);
+
+struct PlotRequest {
+  std::vector<std::string> run_refs;
+  std::vector<std::string> metrics;
+  std::string output;  // .png or .svg
+  std::string title;
+  bool log_y = false;
+};
+void plot(const std::string& db_path, const PlotRequest& request);
+
+struct BenchRequest {
+  std::string db_path;  // the large database (generated when missing or regenerate)
+  int64_t runs = 10000;
+  int64_t steps = 1000;
+  int repeat = 7;
+  bool regenerate = false;
+};
+void bench(const BenchRequest& request, std::ostream& out);
+
+}  // namespace rnnlab::cli::runs

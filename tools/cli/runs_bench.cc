@@ -1,0 +1,182 @@
+// `rnnlab runs bench`: metric points logged per second through the Tracker at several batch
+// sizes, and the time of `best` and `pivot` on a large database (default 10,000 runs x
+// 1,000 steps = 10M metric rows), generated once in one transaction with prepared
+// statements through the same writer the Tracker uses.
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <random>
+#include <stdexcept>
+
+#include "tools/cli/runs.h"
+#include "tracking/detail/schema.h"
+#include "tracking/detail/sqlite_db.h"
+#include "tracking/detail/writer.h"
+#include "tracking/store.h"
+#include "tracking/tracker.h"
+
+namespace rnnlab::cli::runs {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+void remove_database(const std::string& path) {
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
+}
+
+void generate(const std::string& path, int64_t runs, int64_t steps, std::ostream& out) {
+  remove_database(path);
+  const auto start = Clock::now();
+  tracking::detail::Database db(path, true, 60000);
+  tracking::detail::prepare_database(db);
+  db.exec("PRAGMA cache_size = -262144");  // 256 MiB: the whole generation stays in memory longer
+  tracking::detail::Transaction transaction(db);
+  const int64_t experiment = tracking::detail::find_or_create_experiment(db, "bench");
+  tracking::detail::MetricWriter writer(db);
+  const char* cells[] = {"rnn_tanh", "lstm", "gru"};
+  const int hidden_sizes[] = {64, 128, 256};
+  std::mt19937_64 random(7);
+  std::normal_distribution<double> noise(0.0, 0.02);
+  std::vector<tracking::MetricPoint> points(static_cast<size_t>(steps));
+  const double t0 = tracking::detail::now_seconds();
+  for (int64_t i = 0; i < runs; ++i) {
+    const int cell = static_cast<int>(i % 3), layers = static_cast<int>(1 + (i / 3) % 4);
+    const int hidden = hidden_sizes[(i / 12) % 3];
+    const int64_t seed = i / 36;
+    tracking::RunInfo info;
+    info.experiment = "bench";
+    info.name = std::string(cells[cell]) + "-" + std::to_string(layers) + "x" + std::to_string(hidden) +
+                "-s" + std::to_string(seed);
+    info.config = {{"model", {{"cell", cells[cell]}, {"layers", layers}, {"hidden", hidden}}},
+                   {"train", {{"lr", 1e-3}, {"seed", seed}, {"epochs", 10}}},
+                   {"data", {{"task", "charlm"}, {"path", "data/moby-dick.txt"}}}};
+    info.host = "bench";
+    info.backend = "onednn";
+    info.rnnlab_version = "bench";
+    const int64_t run_id = tracking::detail::insert_run(db, experiment, info, 60);
+    const double floor = 1.2 - 0.1 * cell + 0.05 * layers - 0.0002 * hidden + noise(random);
+    for (int64_t step = 0; step < steps; ++step) {
+      points[static_cast<size_t>(step)] = {"val_loss", step, floor + 3.0 / (1.0 + 0.01 * step) + noise(random) * 0.1,
+                                           t0 + static_cast<double>(step)};
+    }
+    writer.write(run_id, points);
+  }
+  db.exec("UPDATE runs SET status = 'finished', end_time = start_time + 3600");
+  transaction.commit();
+  db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  out << "generated " << runs << " runs x " << steps << " steps (" << runs * steps
+      << " metric rows) in " << seconds_since(start) << " s: " << path << " ("
+      << std::filesystem::file_size(path) / (1 << 20) << " MiB)\n";
+}
+
+struct Timing {
+  double median_ms, min_ms, max_ms;
+};
+
+template <typename F>
+Timing time_repeated(int repeat, F&& body) {
+  std::vector<double> ms;
+  for (int i = 0; i < repeat; ++i) {
+    const auto start = Clock::now();
+    body();
+    ms.push_back(seconds_since(start) * 1e3);
+  }
+  std::sort(ms.begin(), ms.end());
+  return {ms[ms.size() / 2], ms.front(), ms.back()};
+}
+
+void report(std::ostream& out, const char* what, const Timing& timing) {
+  char line[200];
+  std::snprintf(line, sizeof line, "  %-58s median %8.2f ms  (min %.2f, max %.2f)\n", what,
+                timing.median_ms, timing.min_ms, timing.max_ms);
+  out << line;
+}
+
+void logging_throughput(const std::string& dir, std::ostream& out) {
+  out << "metric points logged per second (Tracker, one process, WAL, synchronous=NORMAL):\n";
+  for (int batch : {1, 10, 100, 1000, 10000}) {
+    const std::string path = dir + "/rnnlab-bench-log-" + std::to_string(::getpid()) + ".db";
+    remove_database(path);
+    const int64_t points = batch == 1 ? 5000 : batch == 10 ? 50000 : 500000;
+    tracking::TrackerOptions options;
+    options.flush_every_points = batch;
+    options.flush_every_seconds = 1e6;
+    double elapsed = 0;
+    {
+      tracking::Tracker tracker(path, options);
+      tracking::RunInfo info;
+      info.experiment = "throughput";
+      tracker.start_run(info);
+      const auto start = Clock::now();
+      for (int64_t i = 0; i < points; ++i) {
+        tracker.log_metric(i % 2 ? "train_loss" : "lr", i / 2, 1.0 / (1.0 + static_cast<double>(i)));
+      }
+      tracker.finish(tracking::RunStatus::finished);
+      elapsed = seconds_since(start);
+    }
+    remove_database(path);
+    char line[160];
+    std::snprintf(line, sizeof line, "  flush every %5d points: %10.0f points/s  (%lld points in %.2f s)\n",
+                  batch, static_cast<double>(points) / elapsed, static_cast<long long>(points), elapsed);
+    out << line;
+  }
+}
+
+}  // namespace
+
+void bench(const BenchRequest& request, std::ostream& out) {
+  if (request.runs < 1 || request.steps < 1 || request.repeat < 1) {
+    throw std::invalid_argument("bench: --runs, --steps and --repeat must be >= 1");
+  }
+  const std::string dir = std::filesystem::path(request.db_path).parent_path().string();
+  logging_throughput(dir.empty() ? "." : dir, out);
+
+  if (request.regenerate || !std::filesystem::exists(request.db_path)) {
+    generate(request.db_path, request.runs, request.steps, out);
+  } else {
+    out << "reusing " << request.db_path << " (--regenerate to rebuild)\n";
+  }
+  tracking::Store store(request.db_path);
+  {
+    tracking::detail::Statement count = store.database().prepare(
+        "SELECT (SELECT count(*) FROM runs), (SELECT max(rowid) FROM experiments)");
+    count.step();
+    out << "queries on " << count.column_int(0) << " runs, median of " << request.repeat << ":\n";
+  }
+  size_t best_rows = 0, pivot_cells = 0;
+  report(out, "best --metric val_loss (top 10)", time_repeated(request.repeat, [&] {
+           best_rows = store.best_runs("val_loss", tracking::Goal::minimize, tracking::MetricValue::best, "", "", 10).size();
+         }));
+  report(out, "best --metric val_loss --experiment bench --where <cell, layers>",
+         time_repeated(request.repeat, [&] {
+           store.best_runs("val_loss", tracking::Goal::minimize, tracking::MetricValue::best, "bench",
+                           "params.model.cell = 'lstm' and params.model.layers >= 2", 10);
+         }));
+  tracking::PivotQuery query;
+  query.rows = {"model.cell"};
+  query.cols = {"model.layers"};
+  query.metric = "val_loss";
+  report(out, "pivot --rows model.cell --cols model.layers --metric val_loss",
+         time_repeated(request.repeat, [&] { pivot_cells = store.pivot(query).cells.size(); }));
+  query.rows = {"model.cell", "model.hidden"};
+  query.value = tracking::MetricValue::last;
+  report(out, "pivot --rows model.cell,model.hidden --cols model.layers --value last",
+         time_repeated(request.repeat, [&] { (void)store.pivot(query); }));
+  report(out, "open the database + best (what one CLI call pays)", time_repeated(request.repeat, [&] {
+           tracking::Store fresh(request.db_path);
+           fresh.best_runs("val_loss", tracking::Goal::minimize, tracking::MetricValue::best, "", "", 10);
+         }));
+  report(out, "metric_at_step(bench, val_loss, 500) (median pruning)", time_repeated(request.repeat, [&] {
+           store.metric_at_step("bench", "val_loss", 500);
+         }));
+  out << "  (best returned " << best_rows << " rows, pivot " << pivot_cells << " cells)\n";
+}
+
+}  // namespace rnnlab::cli::runs

@@ -1,0 +1,304 @@
+// `rnnlab runs list|show|compare|best|pivot`: tracking::Store answers, this file prints.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <set>
+#include <stdexcept>
+
+#include "tools/cli/runs.h"
+#include "tracking/store.h"
+
+namespace rnnlab::cli::runs {
+
+using nlohmann::json;
+using tracking::SqlValue;
+
+namespace {
+
+json to_json(const SqlValue& value) {
+  if (std::holds_alternative<int64_t>(value)) return std::get<int64_t>(value);
+  if (std::holds_alternative<double>(value)) return std::get<double>(value);
+  if (std::holds_alternative<std::string>(value)) return std::get<std::string>(value);
+  return nullptr;
+}
+
+json number_or_null(double value) { return std::isnan(value) ? json() : json(value); }
+
+tracking::FilterContext context_of(const Options& options, tracking::MetricValue fallback) {
+  return {tracking::parse_goal(options.goal),
+          options.value.empty() ? fallback : tracking::parse_metric_value(options.value)};
+}
+
+json duration_of(const tracking::RunRecord& run) {
+  double end = run.end_time ? *run.end_time : run.heartbeat_at;
+  return std::round((end - run.start_time) * 10) / 10;
+}
+
+std::string label_of(const tracking::RunRecord& run) {
+  return run.name + " (#" + std::to_string(run.id) + ")";
+}
+
+std::string join(const std::vector<std::string>& parts, const char* separator) {
+  std::string out;
+  for (size_t i = 0; i < parts.size(); ++i) out += (i ? separator : "") + parts[i];
+  return out;
+}
+
+}  // namespace
+
+int list(const Options& options, std::ostream& out) {
+  tracking::Store store(options.db);
+  tracking::RunQuery query;
+  query.experiment = options.experiment;
+  query.where = options.where;
+  query.order_by = options.order_by;
+  query.context = context_of(options, tracking::MetricValue::last);
+  query.limit = options.limit;
+  // Show what the user asked about: --columns, then the fields of --where and --order-by.
+  query.columns = options.columns;
+  auto add_fields = [&](const std::vector<tracking::FieldRef>& fields) {
+    for (const auto& field : fields) {
+      if (std::find(query.columns.begin(), query.columns.end(), field.text) == query.columns.end() &&
+          field.kind != "attributes") {
+        query.columns.push_back(field.text);
+      }
+    }
+  };
+  add_fields(tracking::compile_filter(options.where, query.context).fields);
+  add_fields(tracking::compile_order_by(options.order_by, query.context).fields);
+  Table table;
+  table.columns = {"id", "experiment", "name", "status", "start (UTC)", "duration_s"};
+  for (const auto& column : query.columns) table.columns.push_back(column);
+  for (const auto& run : store.list_runs(query)) {
+    std::vector<json> row = {run.id, run.experiment, run.name, run.status,
+                             format_time(run.start_time), duration_of(run)};
+    for (const SqlValue& value : run.columns) row.push_back(to_json(value));
+    table.rows.push_back(std::move(row));
+  }
+  print(table, parse_format(options.format), out);
+  return 0;
+}
+
+int show(const Options& options, std::ostream& out) {
+  tracking::Store store(options.db);
+  if (options.refs.size() != 1) throw std::invalid_argument("show: give exactly one RUN (id or name)");
+  tracking::RunDetails details = store.run_details(store.resolve_runs(options.refs)[0]);
+  const tracking::RunRecord& run = details.run;
+  const Format format = parse_format(options.format);
+  // In reading order (a json object would sort the keys).
+  const std::vector<std::pair<std::string, json>> attribute_list = {
+      {"id", run.id}, {"experiment", run.experiment}, {"name", run.name}, {"status", run.status},
+      {"error", run.error.empty() ? json() : json(run.error)}, {"start", format_time(run.start_time)},
+      {"end", run.end_time ? json(format_time(*run.end_time)) : json()},
+      {"duration_s", duration_of(run)}, {"host", run.host}, {"ranks", run.ranks},
+      {"backend", run.backend}, {"rnnlab_version", run.rnnlab_version}, {"git_commit", run.git_commit}};
+  json attributes = json::object();
+  for (const auto& [key, value] : attribute_list) attributes[key] = value;
+  json metrics = json::array();
+  for (const auto& m : details.metrics) {
+    metrics.push_back({{"key", m.key}, {"last", number_or_null(m.last_value)}, {"last_step", m.last_step},
+                       {"min", number_or_null(m.min_value)}, {"min_step", m.min_step < 0 ? json() : json(m.min_step)},
+                       {"max", number_or_null(m.max_value)}, {"max_step", m.max_step < 0 ? json() : json(m.max_step)},
+                       {"count", m.count}});
+  }
+  json params = json::object();
+  for (const auto& p : details.params) params[p.key] = to_json(p.value_num).is_null() ? json(p.value_text) : to_json(p.value_num);
+  json artifacts = json::array();
+  for (const auto& a : details.artifacts) {
+    artifacts.push_back({{"path", a.path}, {"kind", a.kind}, {"step", a.step ? json(*a.step) : json()},
+                         {"created", format_time(a.created_at)}});
+  }
+  if (format == Format::json) {
+    json all = {{"run", attributes}, {"config", json::parse(details.config_json)}, {"params", params},
+                {"metrics", metrics}, {"tags", details.tags}, {"artifacts", artifacts}};
+    out << all.dump(2) << "\n";
+    return 0;
+  }
+  if (format == Format::csv) {
+    // One long table: section, key, value.
+    Table table{{"section", "key", "value"}, {}};
+    for (const auto& [key, value] : attribute_list) table.rows.push_back({"run", key, value});
+    for (const auto& [key, value] : params.items()) table.rows.push_back({"params", key, value});
+    for (const auto& m : metrics) {
+      for (const char* field : {"last", "min", "max"}) {
+        table.rows.push_back({"metrics", m["key"].get<std::string>() + "." + field, m[field]});
+      }
+    }
+    for (const auto& [key, value] : details.tags) table.rows.push_back({"tags", key, value});
+    for (const auto& a : artifacts) table.rows.push_back({"artifacts", a["kind"], a["path"]});
+    print(table, format, out);
+    return 0;
+  }
+  Table run_table{{"run", "value"}, {}};
+  for (const auto& [key, value] : attribute_list) {
+    if (!value.is_null()) run_table.rows.push_back({key, value.is_number() ? json(cell_text(value)) : value});
+  }
+  print(run_table, format, out);
+  if (!params.empty()) {
+    Table table{{"param", "value"}, {}};
+    for (const auto& [key, value] : params.items()) table.rows.push_back({key, value});
+    out << "\n";
+    print(table, format, out);
+  }
+  if (!metrics.empty()) {
+    Table table{{"metric", "last", "last_step", "min", "min_step", "max", "max_step", "count"}, {}};
+    for (const auto& m : metrics) {
+      table.rows.push_back({m["key"], m["last"], m["last_step"], m["min"], m["min_step"], m["max"],
+                            m["max_step"], m["count"]});
+    }
+    out << "\n";
+    print(table, format, out);
+  }
+  if (!details.tags.empty()) {
+    Table table{{"tag", "value"}, {}};
+    for (const auto& [key, value] : details.tags) table.rows.push_back({key, value});
+    out << "\n";
+    print(table, format, out);
+  }
+  if (!artifacts.empty()) {
+    Table table{{"artifact", "kind", "step", "created (UTC)"}, {}};
+    for (const auto& a : artifacts) table.rows.push_back({a["path"], a["kind"], a["step"], a["created"]});
+    out << "\n";
+    print(table, format, out);
+  }
+  return 0;
+}
+
+int compare(const Options& options, std::ostream& out) {
+  tracking::Store store(options.db);
+  if (options.refs.size() < 2) throw std::invalid_argument("compare: give two or more RUNs");
+  const tracking::Goal goal = tracking::parse_goal(options.goal);
+  std::vector<tracking::RunDetails> runs;
+  for (int64_t id : store.resolve_runs(options.refs)) runs.push_back(store.run_details(id));
+  Table table;
+  table.columns = {"field"};
+  for (const auto& details : runs) table.columns.push_back(label_of(details.run));
+  auto add_row = [&](const std::string& field, const std::vector<json>& values, bool always) {
+    bool differ = std::any_of(values.begin(), values.end(), [&](const json& v) { return v != values[0]; });
+    if (!always && !differ) return;
+    std::vector<json> row{field};
+    row.insert(row.end(), values.begin(), values.end());
+    table.rows.push_back(std::move(row));
+  };
+  add_row("run.experiment", [&] { std::vector<json> v; for (auto& d : runs) v.push_back(d.run.experiment); return v; }(), options.all);
+  add_row("run.status", [&] { std::vector<json> v; for (auto& d : runs) v.push_back(d.run.status); return v; }(), true);
+  // Params: those that differ (all with --all), in key order over the union of keys.
+  std::set<std::string> param_keys, metric_keys;
+  for (const auto& details : runs) {
+    for (const auto& p : details.params) param_keys.insert(p.key);
+    for (const auto& m : details.metrics) metric_keys.insert(m.key);
+  }
+  for (const std::string& key : param_keys) {
+    std::vector<json> values;
+    for (const auto& details : runs) {
+      auto it = std::find_if(details.params.begin(), details.params.end(), [&](auto& p) { return p.key == key; });
+      values.push_back(it == details.params.end() ? json()
+                       : to_json(it->value_num).is_null() ? json(it->value_text) : to_json(it->value_num));
+    }
+    add_row("params." + key, values, options.all);
+  }
+  // Metrics side by side: last and best (by --goal) of each.
+  for (const std::string& key : metric_keys) {
+    std::vector<json> last, best;
+    for (const auto& details : runs) {
+      auto it = std::find_if(details.metrics.begin(), details.metrics.end(), [&](auto& m) { return m.key == key; });
+      if (it == details.metrics.end()) {
+        last.push_back(nullptr);
+        best.push_back(nullptr);
+        continue;
+      }
+      last.push_back(number_or_null(it->last_value));
+      best.push_back(number_or_null(goal == tracking::Goal::minimize ? it->min_value : it->max_value));
+    }
+    add_row("metrics." + key + ".last", last, true);
+    add_row("metrics." + key + ".best", best, true);
+  }
+  print(table, parse_format(options.format), out);
+  return 0;
+}
+
+int best(const Options& options, std::ostream& out) {
+  tracking::Store store(options.db);
+  const tracking::FilterContext context = context_of(options, tracking::MetricValue::best);
+  auto best_runs = store.best_runs(options.metric, context.goal, context.metric_value, options.experiment,
+                                   options.where, options.limit > 0 ? options.limit : 10);
+  Table table;
+  const std::string value_name = options.metric + (context.metric_value == tracking::MetricValue::best
+                                                       ? (context.goal == tracking::Goal::minimize ? ".min" : ".max")
+                                                       : ".last");
+  table.columns = {"rank", "id", "experiment", "name", "status", value_name, "step"};
+  int64_t rank = 0;
+  for (const auto& entry : best_runs) {
+    table.rows.push_back({++rank, entry.run.id, entry.run.experiment, entry.run.name, entry.run.status,
+                          entry.value, entry.step});
+  }
+  print(table, parse_format(options.format), out);
+  return best_runs.empty() ? 1 : 0;
+}
+
+int pivot(const Options& options, std::ostream& out) {
+  tracking::Store store(options.db);
+  tracking::PivotQuery query;
+  query.rows = options.rows;
+  query.cols = options.cols;
+  query.metric = options.metric;
+  const tracking::FilterContext context = context_of(options, tracking::MetricValue::best);
+  query.goal = context.goal;
+  query.value = context.metric_value;
+  query.experiment = options.experiment;
+  query.where = options.where;
+  tracking::PivotTable result = store.pivot(query);
+  const Format format = parse_format(options.format);
+  Table table;
+  if (format != Format::table) {
+    // Long form for scripts: one line per cell.
+    table.columns = result.row_keys;
+    table.columns.insert(table.columns.end(), result.col_keys.begin(), result.col_keys.end());
+    for (const char* name : {"n", "mean", "std", "min", "max"}) table.columns.push_back(name);
+    for (const auto& cell : result.cells) {
+      std::vector<json> row(cell.row.begin(), cell.row.end());
+      row.insert(row.end(), cell.col.begin(), cell.col.end());
+      row.insert(row.end(), {cell.n, cell.mean, cell.std, cell.min, cell.max});
+      table.rows.push_back(std::move(row));
+    }
+    print(table, format, out);
+    return 0;
+  }
+  // Wide form for people: mean ± std (n) with the best mean marked.
+  const tracking::PivotCell* best_cell = nullptr;
+  for (const auto& cell : result.cells) {
+    if (!best_cell || (query.goal == tracking::Goal::minimize ? cell.mean < best_cell->mean
+                                                              : cell.mean > best_cell->mean)) {
+      best_cell = &cell;
+    }
+  }
+  table.columns = result.row_keys;
+  for (const auto& labels : result.col_labels) {
+    std::vector<std::string> named;
+    for (size_t i = 0; i < labels.size(); ++i) named.push_back(result.col_keys[i] + "=" + labels[i]);
+    table.columns.push_back(named.empty() ? options.metric : join(named, ","));
+  }
+  for (const auto& row_labels : result.row_labels) {
+    std::vector<json> row(row_labels.begin(), row_labels.end());
+    for (const auto& col_labels : result.col_labels) {
+      const tracking::PivotCell* cell = result.find(row_labels, col_labels);
+      if (!cell) {
+        row.push_back(nullptr);
+        continue;
+      }
+      char text[96];
+      std::snprintf(text, sizeof text, "%.4g ± %.2g (n=%lld)%s", cell->mean, cell->std,
+                    static_cast<long long>(cell->n), cell == best_cell ? " *" : "");
+      row.push_back(text);
+    }
+    table.rows.push_back(std::move(row));
+  }
+  out << options.metric << " (" << (query.value == tracking::MetricValue::best ? "best" : "last")
+      << " of each run, " << (query.goal == tracking::Goal::minimize ? "min" : "max")
+      << " is better; mean ± std over runs, * = best)\n";
+  print(table, format, out);
+  return 0;
+}
+
+}  // namespace rnnlab::cli::runs
