@@ -1,0 +1,216 @@
+// `rnnlab runs ...` on the fixture database: the same CLI11 subcommands the rnnlab binary
+// registers, driven in process with standard output captured.
+#include <CLI/CLI.hpp>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "tests/tracking/fixture.h"
+#include "tools/cli/commands.h"
+#include "tracking/store.h"
+
+namespace rnnlab::tracking {
+namespace {
+
+class RunsCli : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new testing::TempDir();
+    testing::write_fixture(dir_->file("fixture.db"));
+  }
+  static void TearDownTestSuite() { delete dir_; }
+
+  // Runs `rnnlab runs ARGS --db fixture`; returns standard output, sets exit_code.
+  std::string run(std::vector<std::string> args, const std::string& db = "") {
+    args.insert(args.begin(), "runs");
+    args.push_back("--db");
+    args.push_back(db.empty() ? dir_->file("fixture.db") : db);
+    CLI::App app;
+    cli::Commands commands;
+    cli::add_runs_command(app, commands);
+    std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes them reversed
+    app.parse(reversed);
+    std::ostringstream captured;
+    std::streambuf* saved = std::cout.rdbuf(captured.rdbuf());
+    try {
+      exit_code = commands.at("runs")();
+    } catch (...) {
+      std::cout.rdbuf(saved);
+      throw;
+    }
+    std::cout.rdbuf(saved);
+    return captured.str();
+  }
+
+  int exit_code = -1;
+  static testing::TempDir* dir_;
+};
+testing::TempDir* RunsCli::dir_ = nullptr;
+
+std::vector<std::string> lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream stream(text);
+  for (std::string line; std::getline(stream, line);) out.push_back(line);
+  return out;
+}
+
+TEST_F(RunsCli, ListTableShowsFilterColumnsAligned) {
+  std::string out = run({"list", "--where", "params.model.cell = 'gru' and metrics.val_loss < 0.33",
+                         "--order-by", "metrics.val_loss desc"});
+  auto rows = lines(out);
+  ASSERT_EQ(rows.size(), 6u) << out;  // header, rule, gru layers 1 and 2 x 2 seeds
+  EXPECT_NE(rows[0].find("params.model.cell"), std::string::npos);
+  EXPECT_NE(rows[0].find("metrics.val_loss"), std::string::npos);
+  EXPECT_NE(rows[2].find("gru-2-s1"), std::string::npos) << out;
+  EXPECT_NE(rows[5].find("gru-1-s0"), std::string::npos) << out;
+  // Aligned: every line has the same width up to the last column.
+  EXPECT_EQ(rows[1].size(), rows[2].size());
+  EXPECT_EQ(rows[2].size(), rows[5].size());
+}
+
+TEST_F(RunsCli, ListCsvAndJson) {
+  std::string csv = run({"list", "--experiment", "sweep", "--where", "params.model.layers >= 10",
+                         "--format", "csv", "--order-by", "run.id"});
+  auto rows = lines(csv);
+  ASSERT_EQ(rows.size(), 7u) << csv;
+  EXPECT_EQ(rows[0], "id,experiment,name,status,start (UTC),duration_s,params.model.layers");
+  EXPECT_EQ(rows[1].substr(0, 20), "5,sweep,lstm-10-s0,f");
+  EXPECT_EQ(rows[1].substr(rows[1].size() - 3), ",10");
+
+  nlohmann::json json = nlohmann::json::parse(
+      run({"list", "--where", "run.status = 'failed'", "--format", "json"}));
+  ASSERT_EQ(json.size(), 1u);
+  EXPECT_EQ(json[0]["name"], "broken");
+  EXPECT_EQ(json[0]["id"], 19);
+  EXPECT_EQ(json[0]["experiment"], "other");
+}
+
+TEST_F(RunsCli, BestTableAndJson) {
+  std::string table = run({"best", "--metric", "val_loss", "--limit", "2"});
+  auto rows = lines(table);
+  ASSERT_EQ(rows.size(), 4u) << table;
+  EXPECT_NE(rows[0].find("val_loss.min"), std::string::npos);
+  EXPECT_NE(rows[2].find("lstm-1-s0"), std::string::npos);
+  EXPECT_NE(rows[2].find("0.21"), std::string::npos);
+  EXPECT_NE(rows[3].find("lstm-1-s1"), std::string::npos);
+
+  nlohmann::json json = nlohmann::json::parse(
+      run({"best", "-m", "val_loss", "--goal", "max", "--value", "last", "-n", "1", "-f", "json",
+           "--experiment", "sweep"}));
+  ASSERT_EQ(json.size(), 1u);
+  EXPECT_EQ(json[0]["name"], "rnn_tanh-10-s1");
+  EXPECT_NEAR(json[0]["val_loss.last"].get<double>(), testing::fixture_loss(2, 10, 1, 9), 1e-12);
+  EXPECT_EQ(json[0]["step"], 9);
+  run({"best", "-m", "no_such_metric"});
+  EXPECT_EQ(exit_code, 1);  // nothing to rank
+}
+
+TEST_F(RunsCli, PivotWideTableAndLongCsv) {
+  std::string table = run({"pivot", "--rows", "model.cell", "--cols", "model.layers", "--metric",
+                           "val_loss", "--experiment", "sweep"});
+  auto rows = lines(table);
+  ASSERT_EQ(rows.size(), 6u) << table;  // caption, header, rule, 3 cells
+  EXPECT_NE(rows[1].find("model.layers=1"), std::string::npos);
+  EXPECT_LT(rows[1].find("model.layers=2"), rows[1].find("model.layers=10"));  // numeric order
+  EXPECT_EQ(rows[3].rfind("gru", 0), 0u);
+  EXPECT_NE(rows[4].find("0.2105 ± 0.00071 (n=2) *"), std::string::npos) << table;
+
+  std::string csv = run({"pivot", "-r", "model.cell", "-c", "model.layers", "-m", "val_loss",
+                         "-e", "sweep", "--format", "csv"});
+  auto csv_rows = lines(csv);
+  ASSERT_EQ(csv_rows.size(), 10u) << csv;
+  EXPECT_EQ(csv_rows[0], "model.cell,model.layers,n,mean,std,min,max");
+  EXPECT_EQ(csv_rows[1].substr(0, 10), "gru,1,2,0.");
+}
+
+TEST_F(RunsCli, CompareShowsDifferingParamsAndMetrics) {
+  std::string table = run({"compare", "lstm-1-s0", "gru-1-s0"});
+  auto rows = lines(table);
+  EXPECT_NE(rows[0].find("lstm-1-s0 (#1)"), std::string::npos);
+  EXPECT_NE(rows[0].find("gru-1-s0 (#7)"), std::string::npos);
+  EXPECT_NE(table.find("params.model.cell"), std::string::npos);
+  EXPECT_NE(table.find("params.train.lr"), std::string::npos);
+  EXPECT_EQ(table.find("params.model.hidden"), std::string::npos);  // equal: hidden
+  EXPECT_NE(table.find("metrics.val_loss.best"), std::string::npos);
+  std::string all = run({"compare", "1", "7", "--all", "--format", "json"});
+  nlohmann::json json = nlohmann::json::parse(all);
+  bool hidden = false;
+  for (const auto& row : json) hidden |= row["field"] == "params.model.hidden";
+  EXPECT_TRUE(hidden);
+}
+
+TEST_F(RunsCli, ExportCsvJsonAndHistory) {
+  std::string csv = run({"export", "--format", "csv", "--where", "run.experiment = 'sweep'"});
+  auto rows = lines(csv);
+  ASSERT_EQ(rows.size(), 19u);
+  EXPECT_NE(rows[0].find("params.model.cell"), std::string::npos);
+  EXPECT_NE(rows[0].find("metrics.val_loss.min"), std::string::npos);
+  EXPECT_EQ(rows[1].substr(0, 17), "1,sweep,lstm-1-s0");
+
+  nlohmann::json json = nlohmann::json::parse(run({"export", "--format", "json"}));
+  ASSERT_EQ(json.size(), 19u);
+  EXPECT_EQ(json[0]["params.model.layers"], 1);  // numbers stay numbers
+  EXPECT_EQ(json[18]["error"], "loss is NaN at step 1");
+  EXPECT_TRUE(json[18]["metrics.train_loss.last"].is_null());
+
+  const std::string file = dir_->file("history.csv");
+  run({"export", "--history", "--where", "run.id = 1", "-o", file});
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  auto history = lines(text.str());
+  ASSERT_EQ(history.size(), 21u);  // header + 2 metrics x 10 steps
+  EXPECT_EQ(history[0], "run_id,experiment,run,key,step,value,wall_time");
+}
+
+TEST_F(RunsCli, ShowJsonTagDelete) {
+  testing::TempDir dir;
+  const std::string db = dir.file("edit.db");
+  testing::write_fixture(db);
+  nlohmann::json shown = nlohmann::json::parse(run({"show", "broken", "--format", "json"}, db));
+  EXPECT_EQ(shown["run"]["status"], "failed");
+  EXPECT_EQ(shown["config"]["model"]["layers"], 3);
+  EXPECT_EQ(shown["tags"]["note"], "diverged");
+  EXPECT_EQ(shown["artifacts"][0]["path"], "ckpt/broken-0.bin");
+
+  run({"tag", "broken", "owner=track", "stage=triage", "--remove", "note"}, db);
+  Store store(db);
+  auto tags = store.run_details(19).tags;
+  EXPECT_EQ(tags.size(), 2u);
+  EXPECT_EQ(tags["stage"], "triage");
+
+  EXPECT_THROW(run({"delete", "--where", "params.model.cell = 'gru'"}, db), std::invalid_argument);
+  EXPECT_EQ(run({"delete", "--where", "params.model.cell = 'gru'", "--yes"}, db), "deleted 6 runs\n");
+  EXPECT_EQ(run({"delete", "1", "lstm-1-s1"}, db), "deleted 2 runs\n");
+  EXPECT_EQ(store.list_runs({}).size(), 11u);
+}
+
+TEST_F(RunsCli, UserMistakesAreInvalidArgument) {
+  EXPECT_THROW(run({"list", "--where", "metrics.val_loss <"}), std::invalid_argument);
+  EXPECT_THROW(run({"list", "--format", "xml"}), std::invalid_argument);
+  EXPECT_THROW(run({"show", "nope"}), std::invalid_argument);
+  EXPECT_THROW(run({"list"}, dir_->file("missing.db")), std::invalid_argument);
+  EXPECT_THROW(run({"best", "-m", "val_loss", "--goal", "up"}), std::invalid_argument);
+  EXPECT_THROW(run({"plot", "1", "-m", "val_loss", "-o", dir_->file("x.gif")}), std::invalid_argument);
+}
+
+TEST_F(RunsCli, PlotWritesPngAndSvg) {
+  if (std::system("command -v gnuplot > /dev/null 2>&1") != 0) GTEST_SKIP() << "gnuplot not installed";
+  for (const char* name : {"curves.png", "curves.svg"}) {
+    const std::string file = dir_->file(name);
+    run({"plot", "1", "lstm-10-s0", "-m", "val_loss", "-m", "train_loss", "-o", file});
+    std::ifstream in(file, std::ios::binary);
+    std::string head(8, '\0');
+    in.read(head.data(), 8);
+    if (std::string(name).find("png") != std::string::npos) {
+      EXPECT_EQ(head.substr(1, 3), "PNG");
+    } else {
+      EXPECT_EQ(head.substr(0, 5), "<?xml");
+    }
+  }
+}
+
+}  // namespace
+}  // namespace rnnlab::tracking
