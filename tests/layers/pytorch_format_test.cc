@@ -187,7 +187,8 @@ TEST(PytorchFormat, ImportErrorsNameTheTensor) {
 }
 
 // Round trip through torch itself: torch.nn.X(...).load_state_dict(strict=True) with our
-// export, names/order/shapes equal to torch's own state_dict, values bit for bit.
+// export, names/order/shapes equal to torch's own state_dict, values bit for bit, and
+// torch's forward output equal to the reference backend's for the same input.
 TEST(PytorchFormat, LoadsIntoTorch) {
   if (std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0)
     GTEST_SKIP() << "SKIPPED LOUDLY: /usr/bin/python3 with torch is not available; the committed listings "
@@ -201,7 +202,26 @@ TEST(PytorchFormat, LoadsIntoTorch) {
     nlohmann::json tensors = nlohmann::json::array();
     for (const NamedTensor& t : to_pytorch_state(options, params.data()))
       tensors.push_back({{"name", t.name}, {"shape", t.shape}, {"data", t.data}});
-    cases.push_back({{"module", pytorch_module_expression(options)}, {"tensors", tensors}});
+    nlohmann::json c{{"module", pytorch_module_expression(options)}, {"tensors", tensors}};
+    // Forward values through the reference backend: torch must compute the same dst from
+    // the exported tensors (bidirectional_sum adds the directions where torch concatenates).
+    if (options.direction != Direction::bidirectional_sum) {
+      const int seq_len = 3, batch = 2;
+      std::vector<float> src(size_t(seq_len * batch * options.input_size));
+      for (size_t i = 0; i < src.size(); ++i) src[i] = 2.0f * random_uniform(6, 0, i) - 1.0f;
+      std::vector<float> dst(size_t(seq_len * batch * options.output_size()));
+      auto stack = make_recurrent_stack("reference", options);
+      RecurrentForwardArgs args;
+      args.seq_len = seq_len;
+      args.batch = batch;
+      args.params = params.data();
+      args.src = src.data();
+      args.dst = dst.data();
+      stack->forward(args, /*training=*/false);
+      c["src"] = {{"shape", {seq_len, batch, options.input_size}}, {"data", src}};
+      c["dst"] = {{"shape", {seq_len, batch, options.output_size()}}, {"data", dst}};
+    }
+    cases.push_back(c);
   }
   ASSERT_GT(cases.size(), 10u);
   const std::string path = ::testing::TempDir() + "rnnlab_pytorch_state_cases.json";
@@ -213,7 +233,7 @@ TEST(PytorchFormat, LoadsIntoTorch) {
   const std::string output((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
   EXPECT_EQ(status, 0) << output;
   EXPECT_NE(output.find("ok torch.nn.LSTM(input_size=5, hidden_size=6, num_layers=3, bias=True, "
-                        "bidirectional=True, proj_size=4)"),
+                        "bidirectional=True, proj_size=4): 30 tensors, forward output max error"),
             std::string::npos)
       << output;
 }
