@@ -84,6 +84,37 @@ LossResult mean_squared_error(const float* pred, const float* target, int64_t co
   return result;
 }
 
+LossResult sigmoid_binary_cross_entropy(const float* logits, const float* targets, int64_t count,
+                                        float* diff_logits, Reduction reduction) {
+  require(count >= 0, "sigmoid_binary_cross_entropy", "count must be >= 0, got " + std::to_string(count));
+  for (int64_t i = 0; i < count; ++i)
+    require(targets[i] >= 0.0f && targets[i] <= 1.0f, "sigmoid_binary_cross_entropy",
+            "target " + std::to_string(targets[i]) + " at position " + std::to_string(i) + " is outside [0, 1]");
+  LossResult result;
+  result.count = count;
+  const double scale = reduction == Reduction::mean && count > 0 ? 1.0 / double(count) : 1.0;
+  double total = 0.0;
+  for (int64_t i = 0; i < count; ++i) {
+    const double x = logits[i], t = targets[i];
+    // log(1 + e^x) - x t written so that exp never sees a positive argument.
+    total += std::max(x, 0.0) - x * t + std::log1p(std::exp(-std::abs(x)));
+    if (diff_logits) {
+      const double sigmoid = x >= 0.0 ? 1.0 / (1.0 + std::exp(-x)) : std::exp(x) / (1.0 + std::exp(x));
+      diff_logits[i] = float((sigmoid - t) * scale);
+    }
+  }
+  result.loss = total * scale;
+  return result;
+}
+
+AccuracyCount count_correct_binary(const float* logits, const float* targets, int64_t count) {
+  require(count >= 0, "count_correct_binary", "count must be >= 0, got " + std::to_string(count));
+  AccuracyCount result;
+  result.counted = count;
+  for (int64_t i = 0; i < count; ++i) result.correct += (logits[i] > 0.0f) == (targets[i] >= 0.5f);
+  return result;
+}
+
 void argmax_rows(const float* logits, int64_t rows, int64_t classes, int32_t* dst) {
   require(rows >= 0, "argmax_rows", "rows must be >= 0, got " + std::to_string(rows));
   require(classes > 0, "argmax_rows", "classes must be > 0, got " + std::to_string(classes));

@@ -42,6 +42,13 @@ LossResult softmax_cross_entropy(const float* logits, const int32_t* labels, int
 LossResult mean_squared_error(const float* pred, const float* target, int64_t count, float* diff_pred = nullptr,
                               Reduction reduction = Reduction::mean);
 
+// Binary cross-entropy on logits (Keras Dense(1, 'sigmoid') + binary_crossentropy, PyTorch
+// BCEWithLogitsLoss), for one-output classifiers such as sentiment: targets in [0, 1] (one
+// per logit; outside throws naming the position). loss_i = max(x,0) - x t + log(1 + e^-|x|)
+// (stable for any x); diff_logits (optional) = (sigmoid(x) - t) / count (sum: no division).
+LossResult sigmoid_binary_cross_entropy(const float* logits, const float* targets, int64_t count,
+                                        float* diff_logits = nullptr, Reduction reduction = Reduction::mean);
+
 // Index of the largest logit of each row (the first one on ties) -> dst [rows].
 void argmax_rows(const float* logits, int64_t rows, int64_t classes, int32_t* dst);
 
@@ -55,5 +62,8 @@ struct AccuracyCount {
 // `correct` and `counted` separately, then divide.
 AccuracyCount count_correct(const float* logits, const int32_t* labels, int64_t rows, int64_t classes,
                             int32_t ignore_index = kNoIgnoreIndex);
+
+// One-logit classifiers: correct when (logit > 0) == (target >= 0.5); counts every element.
+AccuracyCount count_correct_binary(const float* logits, const float* targets, int64_t count);
 
 }  // namespace rnnlab::layers

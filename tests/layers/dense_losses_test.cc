@@ -1,4 +1,4 @@
-// Softmax cross-entropy, MSE and accuracy: values against direct formulas, gradients
+// Softmax cross-entropy, binary cross-entropy on logits, MSE and accuracy: values against direct formulas, gradients
 // against central finite differences, ignore_index semantics, stability and errors.
 #include <gtest/gtest.h>
 
@@ -140,6 +140,50 @@ TEST(MeanSquaredError, ValueAndGradient) {
   EXPECT_NEAR(mean_squared_error(pred.data(), target.data(), count, diff_sum.data(), Reduction::sum).loss, expect,
               1e-6);
   for (size_t i = 0; i < diff.size(); ++i) EXPECT_NEAR(diff_sum[i], float(count) * diff[i], 1e-5);
+}
+
+TEST(SigmoidBinaryCrossEntropy, ValueGradientAndStability) {
+  auto logits = random_vector(6, 5, 4.0f);
+  const std::vector<float> targets{0.0f, 1.0f, 1.0f, 0.0f, 0.5f, 1.0f};
+  std::vector<float> diff(6);
+  const LossResult result = sigmoid_binary_cross_entropy(logits.data(), targets.data(), 6, diff.data());
+  double expect = 0.0;
+  for (size_t i = 0; i < 6; ++i) {
+    const double p = 1.0 / (1.0 + std::exp(-double(logits[i])));
+    expect -= targets[i] * std::log(p) + (1.0 - targets[i]) * std::log(1.0 - p);
+  }
+  EXPECT_NEAR(result.loss, expect / 6.0, 1e-6);
+  const float eps = 1e-3f;
+  for (size_t p = 0; p < logits.size(); ++p) {
+    const float saved = logits[p];
+    logits[p] = saved + eps;
+    const double step = double(logits[p]);
+    const double plus = sigmoid_binary_cross_entropy(logits.data(), targets.data(), 6).loss;
+    logits[p] = saved - eps;
+    const double actual_step = step - double(logits[p]);  // the float step actually taken
+    const double minus = sigmoid_binary_cross_entropy(logits.data(), targets.data(), 6).loss;
+    logits[p] = saved;
+    EXPECT_NEAR(diff[p], (plus - minus) / actual_step, 1e-5) << "logit " << p;
+  }
+  // Huge logits: finite loss, and the confident wrong answer costs |x|.
+  const std::vector<float> huge{1e4f, -1e4f};
+  const std::vector<float> wrong{0.0f, 1.0f};
+  std::vector<float> huge_diff(2);
+  const LossResult big = sigmoid_binary_cross_entropy(huge.data(), wrong.data(), 2, huge_diff.data(), Reduction::sum);
+  EXPECT_NEAR(big.loss, 2e4, 1e-6);
+  EXPECT_EQ(huge_diff, (std::vector<float>{1.0f, -1.0f}));
+
+  const std::vector<float> bad{0.0f, 1.5f};
+  try {
+    sigmoid_binary_cross_entropy(huge.data(), bad.data(), 2);
+    FAIL() << "target 1.5 accepted";
+  } catch (const std::invalid_argument& error) {
+    EXPECT_NE(std::string(error.what()).find("position 1"), std::string::npos) << error.what();
+  }
+  const AccuracyCount binary = count_correct_binary(huge.data(), wrong.data(), 2);
+  EXPECT_EQ(binary.correct, 0);
+  EXPECT_EQ(binary.counted, 2);
+  EXPECT_EQ(count_correct_binary(huge.data(), std::vector<float>{1.0f, 0.0f}.data(), 2).correct, 2);
 }
 
 TEST(Accuracy, CountsArgmaxMatchesOverNonIgnoredRows) {
