@@ -47,6 +47,10 @@ const PivotCell* PivotTable::find(const std::vector<std::string>& row,
 Store::Store(const std::string& path, bool create, int busy_timeout_ms)
     : db_(std::make_unique<detail::Database>(path, create, busy_timeout_ms)) {
   detail::prepare_database(*db_);
+  // Queries read many small rows scattered over runs/params/summaries: map the file
+  // (no read() per page) and give the page cache room for those tables (64 MiB).
+  db_->exec("PRAGMA mmap_size = 1073741824");
+  db_->exec("PRAGMA cache_size = -65536");
   detail::mark_stale_runs(*db_);
 }
 

@@ -118,6 +118,7 @@ void add_runs_command(CLI::App& app, Commands& commands) {
   bench->add_option("--steps", state->bench.steps, "Steps per run")->capture_default_str();
   bench->add_option("--repeat", state->bench.repeat, "Repetitions per query (median)")->capture_default_str();
   bench->add_flag("--regenerate", state->bench.regenerate, "Rebuild the database even if it exists");
+  bench->add_flag("--queries-only", state->bench.queries_only, "Skip the logging throughput part");
 
   commands["runs"] = [state, runs]() -> int {
     runs::Options& options = state->options;

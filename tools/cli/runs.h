@@ -66,6 +66,7 @@ struct BenchRequest {
   int64_t steps = 1000;
   int repeat = 7;
   bool regenerate = false;
+  bool queries_only = false;  // skip the logging throughput part
 };
 void bench(const BenchRequest& request, std::ostream& out);
 

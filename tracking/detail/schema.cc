@@ -48,7 +48,9 @@ CREATE TABLE IF NOT EXISTS params (
   kind        TEXT NOT NULL CHECK (kind IN ('number', 'string', 'bool', 'null', 'json')),
   PRIMARY KEY (run_id, key)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS params_by_key ON params (key, value_num);
+-- Covering (run_id rides along as the primary key): pivot reads one key's labels for
+-- every run in a single range scan.
+CREATE INDEX IF NOT EXISTS params_by_key ON params (key, value_text);
 CREATE TABLE IF NOT EXISTS metrics (
   run_id     INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
   key        TEXT NOT NULL,
