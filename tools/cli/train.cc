@@ -1,0 +1,82 @@
+// `rnnlab train CONFIG.yaml [key=value ...] [--resume]`: train one model.
+// `rnnlab summary CONFIG.yaml [key=value ...]`: the Keras-style model summary.
+// `rnnlab generate CHECKPOINT --prime "Call me" --length 300 --temperature 0.8 [--top-k K]`.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tools/cli/commands.h"
+#include "trainer/config.h"
+#include "trainer/data/task_data.h"
+#include "trainer/generate.h"
+#include "trainer/model.h"
+#include "trainer/train.h"
+
+namespace rnnlab::cli {
+namespace {
+
+struct TrainArgs {
+  std::string path;
+  std::vector<std::string> overrides;
+  bool resume = false;
+  bool quiet = false;
+};
+
+int run_train(const TrainArgs& args) {
+  const trainer::Config config = trainer::load_config(args.path, args.overrides);
+  trainer::TrainOptions options;
+  options.resume = args.resume;
+  options.quiet = args.quiet;
+  const trainer::TrainResult result = trainer::train(config, options);
+  std::fprintf(stderr, "%s after %lld steps (%.1f s); checkpoint %s\n", result.status.c_str(),
+               static_cast<long long>(result.steps), result.seconds, trainer::checkpoint_path(config).c_str());
+  return result.status == "killed" ? 130 : 0;
+}
+
+int run_summary(const TrainArgs& args) {
+  const trainer::Config config = trainer::load_config(args.path, args.overrides);
+  const auto data = trainer::data::make_task_data(config);
+  const trainer::Model model(trainer::model_spec(config, data->info()), config.train.seed);
+  std::fputs(model.summary().to_string().c_str(), stdout);
+  return 0;
+}
+
+}  // namespace
+
+void add_train_command(CLI::App& app, Commands& commands) {
+  auto args = std::make_shared<TrainArgs>();
+  CLI::App* train = app.add_subcommand("train", "Train a model from a YAML config");
+  train->add_option("config", args->path, "YAML config file")->required()->check(CLI::ExistingFile);
+  train->add_option("overrides", args->overrides, "Dotted overrides: model.cell=gru train.lr=0.01");
+  train->add_flag("--resume", args->resume, "Continue from <output.dir>/checkpoint.safetensors");
+  train->add_flag("-q,--quiet", args->quiet, "No progress output");
+  commands["train"] = [args] { return run_train(*args); };
+
+  CLI::App* summary = app.add_subcommand("summary", "Print the model summary of a config (Keras style)");
+  summary->add_option("config", args->path, "YAML config file")->required()->check(CLI::ExistingFile);
+  summary->add_option("overrides", args->overrides, "Dotted overrides");
+  commands["summary"] = [args] { return run_summary(*args); };
+
+  auto generate = std::make_shared<trainer::GenerateOptions>();
+  auto checkpoint = std::make_shared<std::string>();
+  CLI::App* gen = app.add_subcommand("generate", "Sample text from a language-model checkpoint");
+  gen->add_option("checkpoint", *checkpoint, "checkpoint.safetensors (or the run's output dir)")->required();
+  gen->add_option("--prime", generate->prime, "Text to start from");
+  gen->add_option("--length", generate->length, "Tokens to generate");
+  gen->add_option("--temperature", generate->temperature, "Sampling temperature (> 0)");
+  gen->add_option("--top-k", generate->top_k, "Sample from the k most likely tokens only (0 = all)");
+  gen->add_option("--seed", generate->seed, "Random seed (same seed, same text)");
+  gen->add_option("--backend", generate->backend, "Recurrent backend (default: the checkpoint's)");
+  commands["generate"] = [generate, checkpoint] {
+    std::string path = *checkpoint;
+    if (path.size() < 12 || path.compare(path.size() - 12, 12, ".safetensors") != 0)
+      path += "/checkpoint.safetensors";
+    std::printf("%s\n", trainer::generate_text(path, *generate).c_str());
+    return 0;
+  };
+}
+
+}  // namespace rnnlab::cli

@@ -1,0 +1,106 @@
+#include "trainer/generate.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+
+#include "layers/random.h"
+#include "trainer/checkpoint.h"
+#include "trainer/data/vocabulary.h"
+
+namespace rnnlab::trainer {
+
+LoadedModel load_model(const std::string& checkpoint_path, const std::string& backend) {
+  const Checkpoint checkpoint = load_checkpoint(checkpoint_path);
+  const nlohmann::json& meta = checkpoint.metadata;
+  if (!meta.is_object() || meta.value("format", "") != "rnnlab-checkpoint" || !meta.contains("config"))
+    throw std::invalid_argument(checkpoint_path + ": not an rnnlab checkpoint (no rnnlab metadata)");
+  LoadedModel loaded;
+  const std::vector<std::string> overrides =
+      backend.empty() ? std::vector<std::string>{} : std::vector<std::string>{"model.backend=" + backend};
+  loaded.config = parse_config(meta["config"].get<std::string>(), checkpoint_path + " (stored config)", overrides);
+  loaded.task_data = meta.value("task_data", nlohmann::json::object());
+
+  data::TaskInfo info;
+  info.task = loaded.config.task;
+  info.vocab_size = loaded.task_data.value("vocab_size", 0);
+  info.input_features = loaded.task_data.value("input_features", 0);
+  info.output_size = loaded.task_data.value("output_size", 0);
+  info.per_step_output = info.task == "language_model" || info.task == "tag" || info.task == "copy";
+  if (info.output_size <= 0)
+    throw std::invalid_argument(checkpoint_path + ": metadata lacks the model's output size");
+  loaded.model = std::make_unique<Model>(model_spec(loaded.config, info), loaded.config.train.seed);
+  std::vector<Model::Tensor> tensors;
+  for (const auto& t : checkpoint.tensors)
+    if (t.name.rfind("optimizer.", 0) != 0 && t.name.rfind("carried.", 0) != 0)
+      tensors.push_back({t.name, t.shape, t.data});
+  loaded.model->import_tensors(tensors);
+  return loaded;
+}
+
+std::string generate_text(const std::string& checkpoint_path, const GenerateOptions& options) {
+  if (options.temperature <= 0) throw std::invalid_argument("--temperature must be > 0");
+  if (options.length < 0) throw std::invalid_argument("--length must be >= 0");
+  LoadedModel loaded = load_model(checkpoint_path, options.backend);
+  if (loaded.config.task != "language_model")
+    throw std::invalid_argument(checkpoint_path + ": generate needs a language_model checkpoint, this one is '" +
+                                loaded.config.task + "'");
+  const data::TextCodec codec = data::TextCodec::from_json(loaded.task_data.at("input_codec"));
+  std::vector<int32_t> ids = codec.encode(options.prime);
+  if (ids.empty()) throw std::invalid_argument("--prime is empty after tokenisation");
+
+  Model& model = *loaded.model;
+  const int vocab = model.spec().output_size;
+  CarriedState state;
+  layers::RandomStream random{options.seed, 0x6E6};
+  std::vector<int32_t> generated;
+  std::vector<float> probabilities(static_cast<size_t>(vocab));
+  std::vector<int32_t> order(static_cast<size_t>(vocab));
+
+  // Feed the prime in one pass, then one token per step, carrying the state.
+  data::Batch batch;
+  batch.seq_len = int(ids.size());
+  batch.batch_size = 1;
+  batch.tokens = ids;
+  batch.resets_state = true;
+  for (int i = 0; i < options.length; ++i) {
+    const auto& output = model.forward(batch, false, 0, &state);
+    const float* logits = output.data() + (size_t(batch.seq_len) - 1) * size_t(vocab);
+    // softmax(logits / T) restricted to the top k.
+    std::iota(order.begin(), order.end(), 0);
+    int keep = vocab;
+    if (options.top_k > 0 && options.top_k < vocab) {
+      keep = options.top_k;
+      std::partial_sort(order.begin(), order.begin() + keep, order.end(),
+                        [&](int32_t a, int32_t b) { return logits[a] > logits[b]; });
+    }
+    double max_logit = -INFINITY;
+    for (int k = 0; k < keep; ++k) max_logit = std::max(max_logit, double(logits[order[size_t(k)]]));
+    double total = 0;
+    for (int k = 0; k < keep; ++k) {
+      const double p = std::exp((logits[order[size_t(k)]] - max_logit) / options.temperature);
+      probabilities[size_t(k)] = float(p);
+      total += p;
+    }
+    double u = double(random.next_uniform()) * total;
+    int32_t next = order[size_t(keep - 1)];
+    for (int k = 0; k < keep; ++k) {
+      u -= probabilities[size_t(k)];
+      if (u < 0) {
+        next = order[size_t(k)];
+        break;
+      }
+    }
+    generated.push_back(next);
+    batch.seq_len = 1;
+    batch.tokens = {next};
+    batch.resets_state = false;
+  }
+  ids.insert(ids.end(), generated.begin(), generated.end());
+  return codec.decode(ids);
+}
+
+}  // namespace rnnlab::trainer

@@ -1,0 +1,380 @@
+#include "trainer/train.h"
+
+#include <omp.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+
+#include "layers/random.h"
+#include "trainer/checkpoint.h"
+#include "trainer/collectives.h"
+#include "trainer/data/task_data.h"
+#include "trainer/model.h"
+#include "trainer/objective.h"
+#include "trainer/optim.h"
+#include "trainer/progress.h"
+#include "trainer/run_log.h"
+#include "trainer/schedule.h"
+
+namespace rnnlab::trainer {
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+volatile std::sig_atomic_t g_stop_signal = 0;
+extern "C" void record_stop_signal(int signal_number) { g_stop_signal = signal_number; }
+
+// SIGINT/SIGTERM end the run after the current step instead of killing the process, so the
+// checkpoint and the tracker are left in order. Restores the old handlers on scope exit.
+class StopSignals {
+ public:
+  StopSignals() {
+    g_stop_signal = 0;
+    old_int_ = std::signal(SIGINT, record_stop_signal);
+    old_term_ = std::signal(SIGTERM, record_stop_signal);
+  }
+  ~StopSignals() {
+    std::signal(SIGINT, old_int_);
+    std::signal(SIGTERM, old_term_);
+  }
+  bool requested() const { return g_stop_signal != 0; }
+
+ private:
+  void (*old_int_)(int) = SIG_DFL;
+  void (*old_term_)(int) = SIG_DFL;
+};
+
+// Per-layer gradient norms, averaged over the steps of an epoch.
+class GradientNorms {
+ public:
+  explicit GradientNorms(const Model& model) {
+    for (const auto& segment : model.segments()) {
+      if (groups_.empty() || groups_.back().name != segment.group) groups_.push_back({segment.group, {}, 0});
+      groups_.back().ranges.push_back({segment.offset, segment.size()});
+    }
+  }
+  void accumulate(const float* grads) {
+    for (auto& group : groups_) {
+      double sum = 0;
+      for (auto [offset, size] : group.ranges)
+        for (int64_t i = 0; i < size; ++i) sum += double(grads[offset + i]) * grads[offset + i];
+      group.norm_sum += std::sqrt(sum);
+    }
+    ++steps_;
+  }
+  // {"grad_norm/rnn.l0": mean norm, ...}; resets.
+  std::map<std::string, double> take() {
+    std::map<std::string, double> out;
+    for (auto& group : groups_) {
+      if (steps_ > 0) out["grad_norm/" + group.name] = group.norm_sum / double(steps_);
+      group.norm_sum = 0;
+    }
+    steps_ = 0;
+    return out;
+  }
+
+ private:
+  struct Group {
+    std::string name;
+    std::vector<std::pair<int64_t, int64_t>> ranges;
+    double norm_sum;
+  };
+  std::vector<Group> groups_;
+  int64_t steps_ = 0;
+};
+
+uint64_t dropout_seed(uint64_t seed, int64_t step) { return layers::random_bits(seed, 0xD0, uint64_t(step)); }
+
+class Trainer {
+ public:
+  Trainer(const Config& config, const TrainOptions& options)
+      : config_(config), options_(options), collectives_(options.communicator) {
+    const int threads = config.train.threads > 0 ? config.train.threads : int(sysconf(_SC_NPROCESSORS_ONLN));
+    omp_set_num_threads(threads);
+    data_ = data::make_task_data(config);
+    info_ = data_->info();
+    objective_ = std::make_unique<Objective>(info_, config.data.level == "char");
+    model_ = std::make_unique<Model>(model_spec(config, info_), config.train.seed);
+    optimizer_ = make_optimizer(optimizer_options(config.train), model_->parameter_count());
+    steps_per_epoch_ = int64_t(data_->batches(data::Split::train, batch_options(0)).size());
+    if (steps_per_epoch_ == 0) throw std::invalid_argument(config.source + ": the training split has no batches");
+    total_steps_ = steps_per_epoch_ * config.train.epochs;
+    if (config.train.max_steps > 0) total_steps_ = std::min(total_steps_, config.train.max_steps);
+    schedule_ = schedule_options(config.train, total_steps_);
+    validate(schedule_);
+    early_metric_ = config.train.early_stopping.metric;
+    best_ = early_lower_is_better() ? INFINITY : -INFINITY;
+    // Every rank starts from rank 0's parameters.
+    collectives_.broadcast(model_->params(), model_->parameter_count());
+  }
+
+  TrainResult run() {
+    const auto start = Clock::now();
+    if (options_.resume) restore();
+    RunLog log(config_, is_root(), collectives_.size(), model_->spec().backend, options_.resume);
+    result_.run_id = log.run_id();
+    if (is_root() && !options_.quiet) {
+      std::fprintf(stderr, "%s", model_->summary().to_string().c_str());
+      std::fprintf(stderr, "task %s on %s: %lld train batches/epoch, %lld steps\n", info_.task.c_str(),
+                   config_.data.dataset.c_str(), static_cast<long long>(steps_per_epoch_),
+                   static_cast<long long>(total_steps_));
+    }
+    ProgressReporter progress(total_steps_, config_.output.log_every_seconds, is_root() && !options_.quiet);
+    GradientNorms norms(*model_);
+    StopSignals signals;
+    std::string status = "finished";
+    try {
+      status = train_epochs(log, progress, norms, signals);
+      progress.finish();
+      if (status == "finished" || status == "early_stopped") {
+        result_.test = evaluate(data::Split::test);
+        result_.baseline = data_->baseline(data::Split::test);
+        for (const auto& [key, value] : result_.test) log.metric("test_" + key, step_, value);
+        for (const auto& [key, value] : result_.baseline) log.metric("baseline_test_" + key, step_, value);
+        progress.line("test: " + format_metrics(result_.test) + "   baseline: " + format_metrics(result_.baseline));
+      }
+      log.finish(status == "killed" ? "killed" : status == "pruned" ? "pruned" : "finished", "");
+    } catch (const std::exception& error) {
+      progress.finish();
+      log.finish("failed", error.what());
+      throw;
+    }
+    result_.status = status;
+    result_.steps = step_;
+    result_.epochs = epoch_;
+    result_.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    return result_;
+  }
+
+ private:
+  bool is_root() const { return collectives_.rank() == 0; }
+  bool early_lower_is_better() const {
+    if (config_.train.early_stopping.goal == "max") return false;
+    return Objective::lower_is_better(early_metric_);
+  }
+
+  data::BatchOptions batch_options(int64_t epoch) const {
+    data::BatchOptions o;
+    o.batch_size = config_.train.batch_size;
+    o.seed = config_.train.seed;
+    o.epoch = epoch;
+    o.rank = collectives_.rank();
+    o.world = collectives_.size();
+    return o;
+  }
+
+  std::string train_epochs(RunLog& log, ProgressReporter& progress, GradientNorms& norms, StopSignals& signals) {
+    std::vector<float> diff_output;
+    int64_t steps_this_call = 0;
+    for (; epoch_ < config_.train.epochs; ++epoch_, batch_in_epoch_ = 0, carried_.clear()) {
+      const auto batches = data_->batches(data::Split::train, batch_options(epoch_));
+      MetricSums epoch_sums;
+      const auto epoch_start = Clock::now();
+      int64_t epoch_tokens = 0;
+      for (; batch_in_epoch_ < int64_t(batches.size()); ++batch_in_epoch_) {
+        if (config_.train.max_steps > 0 && step_ >= config_.train.max_steps) return "finished";
+        const data::Batch& batch = batches[size_t(batch_in_epoch_)];
+
+        // 1. Forward and loss; the gradient of the global mean loss.
+        model_->zero_grads();
+        MetricSums sums;
+        const auto& output = model_->forward(batch, true, dropout_seed(config_.train.seed, step_), &carried_);
+        objective_->evaluate(batch, output, sums, &diff_output);
+        // 2. Backward, then sum gradients and loss over ranks.
+        model_->backward(diff_output);
+        collectives_.all_reduce_sum(model_->grads(), model_->parameter_count());
+        sums = collectives_.reduce(sums);
+        const double loss = sums.loss_sum / std::max(sums.count, 1.0);
+        if (!std::isfinite(loss))
+          throw std::runtime_error("step " + std::to_string(step_ + 1) + " (epoch " + std::to_string(epoch_ + 1) +
+                                   "): training loss is " + std::to_string(loss) +
+                                   "; try a lower train.lr or train.clip_norm");
+        // 3. Clip, step.
+        norms.accumulate(model_->grads());
+        const double grad_norm = config_.train.clip_norm > 0
+                                     ? clip_grad_norm(model_->grads(), model_->parameter_count(), config_.train.clip_norm)
+                                     : l2_norm(model_->grads(), model_->parameter_count());
+        const double lr = learning_rate(schedule_, step_);
+        optimizer_->step(model_->params(), model_->grads(), model_->parameter_count(), lr);
+        ++step_;
+        ++steps_this_call;
+        epoch_sums.add(sums);
+        result_.train_losses.push_back(loss);
+
+        const int64_t tokens = int64_t(batch.seq_len) * batch.batch_size * collectives_.size();
+        epoch_tokens += tokens;
+        progress.step(epoch_ + 1, step_, loss, tokens);
+        log.metric("train_loss", step_, loss);
+        log.metric("lr", step_, lr);
+        log.metric("grad_norm", step_, grad_norm);
+
+        const bool epoch_end = batch_in_epoch_ + 1 == int64_t(batches.size());
+        const bool eval_now = config_.train.eval_every > 0 ? step_ % config_.train.eval_every == 0 : epoch_end;
+        std::string stop;
+        if (eval_now) stop = validate_and_decide(log, progress, norms, epoch_sums, epoch_start, epoch_tokens);
+        const bool stopping = !stop.empty() || signals.requested() ||
+                              (options_.stop_after_steps > 0 && steps_this_call >= options_.stop_after_steps);
+        const bool checkpoint_now = config_.output.checkpoint_every > 0
+                                        ? step_ % config_.output.checkpoint_every == 0
+                                        : epoch_end;
+        if (checkpoint_now || stopping) save(batch_in_epoch_ + 1 == int64_t(batches.size()));
+        if (!stop.empty()) return stop;
+        if (stopping) return "killed";
+      }
+    }
+    return "finished";
+  }
+
+  // Validation, its log lines, early stopping and the pruning hook. Returns "" to go on,
+  // else the status to stop with.
+  std::string validate_and_decide(RunLog& log, ProgressReporter& progress, GradientNorms& norms,
+                                  const MetricSums& epoch_sums, Clock::time_point epoch_start, int64_t epoch_tokens) {
+    const auto val = evaluate(data::Split::val);
+    result_.validation = val;
+    for (const auto& [key, value] : val) log.metric("val_" + key, step_, value);
+    const auto train_metrics = objective_->metrics(epoch_sums);
+    for (const auto& [key, value] : norms.take()) log.metric(key, step_, value);
+    const double seconds = std::chrono::duration<double>(Clock::now() - epoch_start).count();
+    log.metric("epoch", step_, double(epoch_ + 1));
+    log.metric("tokens_per_s", step_, double(epoch_tokens) / std::max(seconds, 1e-9));
+    progress.line("epoch " + std::to_string(epoch_ + 1) + "/" + std::to_string(config_.train.epochs) + "  step " +
+                  std::to_string(step_) + "  train " + format_metrics(train_metrics) + "  val " +
+                  format_metrics(val) + "  (" + format_count(double(epoch_tokens) / std::max(seconds, 1e-9)) +
+                  " tok/s, " + format_duration(seconds) + ")");
+    if (options_.on_validation && !options_.on_validation(step_, val)) return "pruned";
+    if (!early_metric_.empty()) {
+      const std::string key = early_metric_.rfind("val_", 0) == 0 ? early_metric_.substr(4) : early_metric_;
+      auto it = val.find(key);
+      if (it == val.end())
+        throw std::invalid_argument("train.early_stopping.metric '" + early_metric_ + "' is not a metric of task '" +
+                                    info_.task + "' (validation gives: " + format_metrics(val) + ")");
+      const bool better = early_lower_is_better() ? it->second < best_ : it->second > best_;
+      if (better) {
+        best_ = it->second;
+        since_best_ = 0;
+      } else if (++since_best_ >= config_.train.early_stopping.patience) {  // Keras semantics
+        progress.line("early stopping: " + early_metric_ + " has not improved for " + std::to_string(since_best_) +
+                      " evaluations (best " + std::to_string(best_) + ")");
+        return "early_stopped";
+      }
+    }
+    return "";
+  }
+
+  std::map<std::string, double> evaluate(data::Split split) {
+    MetricSums sums;
+    CarriedState state;
+    for (const auto& batch : data_->batches(split, batch_options(0))) {
+      const auto& output = model_->forward(batch, false, 0, &state);
+      objective_->evaluate(batch, output, sums, nullptr);
+    }
+    return objective_->metrics(collectives_.reduce(sums));
+  }
+
+  static std::string format_metrics(const std::map<std::string, double>& metrics) {
+    std::string out;
+    char text[64];
+    for (const auto& [key, value] : metrics) {
+      std::snprintf(text, sizeof text, "%s%s %.4g", out.empty() ? "" : " ", key.c_str(), value);
+      out += text;
+    }
+    return out;
+  }
+
+  // ---- checkpoints -------------------------------------------------------------------
+
+  void save(bool epoch_done) {
+    if (!is_root()) return;
+    std::vector<Model::Tensor> tensors = model_->export_tensors();
+    for (const auto& [name, values] : optimizer_->state())
+      tensors.push_back({"optimizer." + name, {int64_t(values->size())}, *values});
+    if (!epoch_done && !carried_.h.empty()) {
+      tensors.push_back({"carried.h", {int64_t(carried_.h.size())}, carried_.h});
+      if (!carried_.c.empty()) tensors.push_back({"carried.c", {int64_t(carried_.c.size())}, carried_.c});
+    }
+    std::vector<TensorRef> refs;
+    for (const auto& t : tensors) refs.push_back({t.name, t.shape, t.data.data()});
+    json meta;
+    meta["format"] = "rnnlab-checkpoint";
+    meta["version"] = 1;
+    meta["config"] = config_to_yaml(config_);
+    meta["task_data"] = data_->metadata();
+    meta["step"] = step_;
+    meta["epoch"] = epoch_done ? epoch_ + 1 : epoch_;
+    meta["batch_in_epoch"] = epoch_done ? 0 : batch_in_epoch_ + 1;
+    meta["carried_batch"] = carried_.batch;
+    meta["optimizer"] = {{"name", std::string(optimizer_->name())}, {"step_count", optimizer_->step_count()}};
+    meta["early_stopping"] = {{"best", best_}, {"since_best", since_best_}};
+    std::filesystem::create_directories(config_.output.dir);
+    save_checkpoint(checkpoint_path(config_), refs, meta);
+  }
+
+  void restore() {
+    // Every rank reads the same file; the result is identical everywhere.
+    const Checkpoint checkpoint = load_checkpoint(checkpoint_path(config_));
+    const json& meta = checkpoint.metadata;
+    if (!meta.is_object() || meta.value("format", "") != "rnnlab-checkpoint")
+      throw std::invalid_argument(checkpoint.path + ": not an rnnlab checkpoint (no rnnlab metadata)");
+    std::vector<Model::Tensor> model_tensors;
+    for (const auto& t : checkpoint.tensors)
+      if (t.name.rfind("optimizer.", 0) != 0 && t.name.rfind("carried.", 0) != 0)
+        model_tensors.push_back({t.name, t.shape, t.data});
+    model_->import_tensors(model_tensors);
+    if (meta["optimizer"].value("name", "") != optimizer_->name())
+      throw std::invalid_argument(checkpoint.path + ": saved with optimizer '" +
+                                  meta["optimizer"].value("name", "") + "', config asks for '" +
+                                  std::string(optimizer_->name()) + "'");
+    for (const auto& [name, values] : optimizer_->state())
+      checkpoint.copy_to("optimizer." + name, {int64_t(values->size())}, values->data());
+    optimizer_->set_step_count(meta["optimizer"].value("step_count", int64_t(0)));
+    step_ = meta.value("step", int64_t(0));
+    epoch_ = meta.value("epoch", 0);
+    batch_in_epoch_ = meta.value("batch_in_epoch", int64_t(0));
+    best_ = meta["early_stopping"].value("best", best_);
+    since_best_ = meta["early_stopping"].value("since_best", 0);
+    carried_.clear();
+    if (const Tensor* h = checkpoint.find("carried.h")) {
+      carried_.batch = meta.value("carried_batch", 0);
+      carried_.h = h->data;
+      if (const Tensor* c = checkpoint.find("carried.c")) carried_.c = c->data;
+    }
+  }
+
+  const Config& config_;
+  TrainOptions options_;
+  Collectives collectives_;
+  std::unique_ptr<data::TaskData> data_;
+  data::TaskInfo info_;
+  std::unique_ptr<Objective> objective_;
+  std::unique_ptr<Model> model_;
+  std::unique_ptr<Optimizer> optimizer_;
+  ScheduleOptions schedule_;
+  int64_t steps_per_epoch_ = 0, total_steps_ = 0;
+  int64_t step_ = 0, batch_in_epoch_ = 0;
+  int epoch_ = 0;
+  CarriedState carried_;
+  std::string early_metric_;
+  double best_ = 0;
+  int since_best_ = 0;
+  TrainResult result_;
+};
+
+}  // namespace
+
+std::string checkpoint_path(const Config& config) {
+  return (std::filesystem::path(config.output.dir) / "checkpoint.safetensors").string();
+}
+
+TrainResult train(const Config& config, const TrainOptions& options) { return Trainer(config, options).run(); }
+
+}  // namespace rnnlab::trainer

@@ -1,0 +1,62 @@
+// The training loop: config -> data -> model -> steps -> evaluations -> checkpoints.
+//
+// One call trains one run to the end (epochs, max_steps or early stopping), evaluating on
+// the validation split every epoch (or every train.eval_every steps) and on the test split
+// at the end. Metrics go to `<output.dir>/metrics.jsonl` and, when output.tracker names a
+// database, to the tracker. Checkpoints (`<output.dir>/checkpoint.safetensors`, written
+// atomically) hold everything a resume needs, so that a resumed run continues with exactly
+// the loss curve the uninterrupted run would have had.
+//
+// Data-parallel: every rank calls train() with the same config and its communicator;
+// gradients are summed over ranks in buckets (see dist/), metrics are reduced, and only
+// rank 0 prints, writes checkpoints and talks to the tracker.
+//
+// Failure: a bad config or data file throws std::invalid_argument before any step runs; a
+// NaN/Inf loss, an I/O or vendor failure throws std::runtime_error after marking the
+// tracked run failed; the last checkpoint written stays valid. SIGINT/SIGTERM end the run
+// after the current step, with a checkpoint, marked killed (TrainResult::status).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "trainer/config.h"
+
+namespace rnnlab::dist {
+class Communicator;
+}
+
+namespace rnnlab::trainer {
+
+struct TrainOptions {
+  bool resume = false;         // continue from <output.dir>/checkpoint.safetensors
+  bool quiet = false;          // no progress output (tests, sweeps running in process)
+  dist::Communicator* communicator = nullptr;  // nullptr: one process
+  // Called after every validation with (step, metrics); returning false stops the run as
+  // "pruned" (the sweep engine's hook for median pruning / ASHA).
+  std::function<bool(int64_t, const std::map<std::string, double>&)> on_validation;
+  // For tests: stop (as if killed) after this many optimizer steps in this call; 0 = never.
+  int64_t stop_after_steps = 0;
+};
+
+struct TrainResult {
+  std::string status;  // finished | killed | pruned | early_stopped
+  int64_t steps = 0;
+  int epochs = 0;
+  int64_t run_id = 0;  // tracker run id, 0 without a tracker
+  std::map<std::string, double> validation;  // last validation metrics
+  std::map<std::string, double> test;        // test metrics (when finished)
+  std::map<std::string, double> baseline;    // the trivial predictor on the test split
+  std::vector<double> train_losses;          // every step's training loss (global mean) in this call
+  double seconds = 0;
+};
+
+TrainResult train(const Config& config, const TrainOptions& options = {});
+
+// Path of the run's checkpoint.
+std::string checkpoint_path(const Config& config);
+
+}  // namespace rnnlab::trainer
