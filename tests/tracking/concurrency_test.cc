@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -123,6 +124,19 @@ void killed_writer(const std::string& path, int report_fd) {
   }
 }
 
+// Reads from fd into text until it holds a complete line starting with prefix; false at EOF.
+bool read_until(int fd, std::string& text, const std::string& prefix) {
+  char buffer[256];
+  while (true) {
+    for (size_t at = 0; (at = text.find(prefix, at)) != std::string::npos; ++at) {
+      if ((at == 0 || text[at - 1] == '\n') && text.find('\n', at) != std::string::npos) return true;
+    }
+    ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n <= 0) return false;
+    text.append(buffer, static_cast<size_t>(n));
+  }
+}
+
 TEST(Concurrency, SigkilledWritersLeaveIntactDatabaseAndKilledRuns) {
   TempDir dir;
   const std::string path = dir.file("killed.db");
@@ -133,7 +147,7 @@ TEST(Concurrency, SigkilledWritersLeaveIntactDatabaseAndKilledRuns) {
     int64_t committed = -1;
   };
   std::vector<Report> reports;
-  constexpr int kIterations = 25;
+  constexpr int kIterations = 27;
   for (int iteration = 0; iteration < kIterations; ++iteration) {
     int report[2];
     ASSERT_EQ(::pipe(report), 0);
@@ -149,13 +163,21 @@ TEST(Concurrency, SigkilledWritersLeaveIntactDatabaseAndKilledRuns) {
       ::_exit(1);
     }
     ::close(report[1]);
+    // Three kinds of moments, in turn, so that each kind is hit whatever the machine's
+    // load: from the fork (opening, migrating, starting the run), from the start of the
+    // run (logging, the first batches), from the first committed batch (later batches,
+    // heartbeats).
+    std::string text;
+    const int mode = iteration % 3;
+    if (mode > 0) {
+      ASSERT_TRUE(read_until(report[0], text, mode == 1 ? "run " : "committed "));
+    }
     std::this_thread::sleep_for(std::chrono::microseconds(delay_us(random)));
     ASSERT_EQ(::kill(pid, SIGKILL), 0);
     int status = 0;
     ASSERT_EQ(::waitpid(pid, &status, 0), pid);
     ASSERT_TRUE(WIFSIGNALED(status)) << "the writer exited on its own (error on stderr)";
 
-    std::string text;
     char buffer[4096];
     for (ssize_t n; (n = ::read(report[0], buffer, sizeof buffer)) > 0;) text.append(buffer, size_t(n));
     ::close(report[0]);
@@ -169,14 +191,15 @@ TEST(Concurrency, SigkilledWritersLeaveIntactDatabaseAndKilledRuns) {
     }
     if (parsed.run_id) reports.push_back(parsed);
 
-    // The file is intact after every kill.
+    // The file is intact after every kill (a writer killed at once may not have made it).
+    if (!std::filesystem::exists(path)) continue;
     detail::Database raw(path, false, 5000);
     detail::Statement check = raw.prepare("PRAGMA integrity_check");
     ASSERT_TRUE(check.step());
     ASSERT_EQ(check.column_text(0), "ok") << "iteration " << iteration;
   }
-  ASSERT_GE(reports.size(), static_cast<size_t>(kIterations / 2))
-      << "most writers should get as far as starting their run";
+  // Modes 1 and 2 always get as far as a run (2: and a committed batch).
+  ASSERT_GE(reports.size(), static_cast<size_t>(2 * kIterations / 3));
 
   // Past the writers' staleness timeout, the next open marks every one of them killed.
   std::this_thread::sleep_for(std::chrono::milliseconds(400));
@@ -197,7 +220,7 @@ TEST(Concurrency, SigkilledWritersLeaveIntactDatabaseAndKilledRuns) {
   }
   std::printf("killed %d writers: %zu had started a run, %d had committed batches\n",
               kIterations, reports.size(), with_commits);
-  EXPECT_GT(with_commits, 0) << "no writer got a batch committed: the delays are too short";
+  EXPECT_GE(with_commits, kIterations / 3);
   RunQuery running;
   running.where = "run.status = 'running'";
   EXPECT_TRUE(store.list_runs(running).empty());
