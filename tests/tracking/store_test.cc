@@ -98,21 +98,25 @@ TEST(Tracker, TimedFlushAndHeartbeatWithoutFurtherCalls) {
   TrackerOptions options;
   options.flush_every_seconds = 0.05;
   options.heartbeat_seconds = 0.05;
-  options.stale_after_seconds = 0.5;
+  options.stale_after_seconds = 1.5;
   Tracker tracker(dir.file("t.db"), options);
   RunInfo info;
   int64_t id = tracker.start_run(info);
   tracker.log_metric("loss", 0, 1.0);
   Store store(dir.file("t.db"));
-  for (int i = 0; i < 200 && store.metric_history(id, "loss").empty(); ++i) {
+  // Polls (no fixed sleeps that a loaded machine could outrun): the background thread
+  // writes the point and refreshes the heartbeat with no further call.
+  for (int i = 0; i < 500 && store.metric_history(id, "loss").empty(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   EXPECT_EQ(store.metric_history(id, "loss").size(), 1u);
-  double first = store.run_details(id).run.heartbeat_at;
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const double first = store.run_details(id).run.heartbeat_at;
+  for (int i = 0; i < 500 && store.run_details(id).run.heartbeat_at <= first; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   EXPECT_GT(store.run_details(id).run.heartbeat_at, first);
-  // Alive (heartbeat fresh) beyond stale_after_seconds: still running.
-  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  // Alive past stale_after_seconds: the heartbeat keeps it running for a new reader.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1700));
   Store reopened(dir.file("t.db"));
   EXPECT_EQ(reopened.run_details(id).run.status, "running");
 }
