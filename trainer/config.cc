@@ -208,9 +208,13 @@ class Loader {
     const std::string fallback = (source_.empty() ? "config" : source_) + ": ";
     check_config_rules(
         config_,
-        [&](std::string_view key) {
-          auto it = where_.find(std::string(key));
-          return it == where_.end() ? fallback : it->second;
+        [&](const std::vector<std::string>& keys) {
+          const Setting* latest = nullptr;
+          for (const std::string& key : keys) {
+            auto it = where_.find(key);
+            if (it != where_.end() && (!latest || it->second.order > latest->order)) latest = &it->second;
+          }
+          return latest ? latest->where : fallback;
         },
         errors_);
     if (!errors_.empty()) {
@@ -261,14 +265,21 @@ class Loader {
       return;
     }
     key.set(config_, value);
-    where_[key.key] = where;
+    where_[key.key] = Setting{where, ++settings_};
   }
 
   std::string source_;
   Config config_;
   std::vector<std::string> errors_;
   std::set<std::string> seen_;
-  std::map<std::string, std::string> where_;  // key -> "file:line: " of its last setting
+  // Where each key was last set, and in which order, so that a rule between keys blames
+  // the setting that broke it.
+  struct Setting {
+    std::string where;  // "file:line: " or "override '...': "
+    int order = 0;
+  };
+  std::map<std::string, Setting> where_;
+  int settings_ = 0;
 };
 
 }  // namespace
@@ -301,7 +312,7 @@ void validate_config(Config& config) {
     const std::string problem = parse_value(key, YAML::Node(format_config_value(current)), parsed);
     if (!problem.empty()) errors.push_back(where + "key " + quoted(key.key) + ": " + problem);
   }
-  check_config_rules(config, [&](std::string_view) { return where; }, errors);
+  check_config_rules(config, [&](const std::vector<std::string>&) { return where; }, errors);
   if (!errors.empty()) {
     std::string message;
     for (const std::string& error : errors) message += (message.empty() ? "" : "\n") + error;

@@ -27,7 +27,7 @@ std::vector<std::string> task_formats(const std::string& task) {
   if (task == "language_model") return {"text"};
   if (task == "classify") return {"tsv", "csv"};
   if (task == "tag") return {"tagged"};
-  if (task == "forecast") return {"numeric_csv", "csv"};
+  if (task == "forecast") return {"numeric_csv"};
   return {};  // adding, copy: generated
 }
 
@@ -37,10 +37,12 @@ bool token_task(const std::string& task) {
 
 }  // namespace
 
-void check_config_rules(Config& config, const std::function<std::string(std::string_view)>& where,
-                        std::vector<std::string>& errors) {
-  auto fail = [&](const std::string& key, const std::string& message) {
-    errors.push_back(where(key) + "key '" + key + "': " + message);
+void check_config_rules(Config& config, const ConfigLocator& where, std::vector<std::string>& errors) {
+  // `key` is the one named in the message; `related` are the other keys of the rule.
+  auto fail = [&](const std::string& key, const std::string& message,
+                  std::vector<std::string> related = {}) {
+    related.insert(related.begin(), key);
+    errors.push_back(where(related) + "key '" + key + "': " + message);
   };
   DataConfig& data = config.data;
   const std::string& task = config.task;
@@ -51,45 +53,50 @@ void check_config_rules(Config& config, const std::function<std::string(std::str
   if (data.dataset == "file") {
     const std::vector<std::string> formats = task_formats(task);
     if (formats.empty())
-      fail("data.dataset", "task '" + task + "' generates its data and takes no file");
+      fail("data.dataset", "task '" + task + "' generates its data and takes no file", {"task"});
     if (data.path.empty()) fail("data.path", "dataset 'file' needs data.path");
     if (data.format == "auto" && !formats.empty())
       data.format = task == "classify" && ends_with(data.path, ".csv") ? "csv" : formats.front();
     else if (!formats.empty() && !contains(formats, data.format))
       fail("data.format", "format '" + data.format + "' does not fit task '" + task + "' (use " +
-                              join(formats, " or ") + ")");
+                              join(formats, " or ") + ")",
+           {"task", "data.dataset"});
   } else {
     if (!datasets.empty() && !contains(datasets, data.dataset))
       fail("data.dataset", "data set '" + data.dataset + "' does not fit task '" + task + "' (use " +
-                               join(datasets, " or ") + ", or file)");
+                               join(datasets, " or ") + ", or file)",
+           {"task"});
     if (data.format != "auto")
       fail("data.format", "applies to dataset 'file' only (the built-in '" + data.dataset +
-                              "' has its own format)");
+                              "' has its own format)",
+           {"data.dataset"});
   }
   if (data.val_fraction + data.test_fraction >= 1.0)
-    fail("data.test_fraction", "val_fraction + test_fraction must be < 1");
+    fail("data.test_fraction", "val_fraction + test_fraction must be < 1", {"data.val_fraction"});
 
   // Model.
   const ModelConfig& model = config.model;
   if (token_task(task) && model.embedding_size < 1)
-    fail("model.embedding_size", "task '" + task + "' reads tokens and needs an embedding size >= 1");
+    fail("model.embedding_size", "task '" + task + "' reads tokens and needs an embedding size >= 1",
+         {"task"});
   if (model.peephole && model.cell != "lstm")
-    fail("model.peephole", "needs model.cell 'lstm' (got '" + model.cell + "')");
+    fail("model.peephole", "needs model.cell 'lstm' (got '" + model.cell + "')", {"model.cell"});
   if (model.projection_size > 0) {
     if (model.cell != "lstm")
-      fail("model.projection_size", "needs model.cell 'lstm' (got '" + model.cell + "')");
+      fail("model.projection_size", "needs model.cell 'lstm' (got '" + model.cell + "')", {"model.cell"});
     else if (model.projection_size >= model.hidden_size)
-      fail("model.projection_size", "must be < model.hidden_size (" + std::to_string(model.hidden_size) + ")");
+      fail("model.projection_size", "must be < model.hidden_size (" + std::to_string(model.hidden_size) + ")",
+           {"model.hidden_size"});
   }
 
   // Training.
   TrainConfig& train = config.train;
   if (train.epochs == 0 && train.max_steps == 0)
-    fail("train.epochs", "train.epochs or train.max_steps must be > 0");
+    fail("train.epochs", "train.epochs or train.max_steps must be > 0", {"train.max_steps"});
   if (train.optimizer == "sgd" && train.nesterov && train.momentum <= 0)
-    fail("train.nesterov", "Nesterov momentum needs train.momentum > 0");
+    fail("train.nesterov", "Nesterov momentum needs train.momentum > 0", {"train.momentum", "train.optimizer"});
   if (train.schedule == "cosine" && train.min_lr > train.lr)
-    fail("train.min_lr", "must be <= train.lr for the cosine schedule");
+    fail("train.min_lr", "must be <= train.lr for the cosine schedule", {"train.lr", "train.schedule"});
 
   EarlyStoppingConfig& stopping = train.early_stopping;
   if (!stopping.metric.empty()) {
@@ -98,14 +105,16 @@ void check_config_rules(Config& config, const std::function<std::string(std::str
     if (!contains(metrics, stopping.metric) || char_only) {
       fail("train.early_stopping.metric",
            "task '" + task + "' does not report '" + stopping.metric + "'" +
-               (char_only ? " at word level" : "") + " (choices: " + join(metrics) + ")");
+               (char_only ? " at word level" : "") + " (choices: " + join(metrics) + ")",
+           {"task", "data.level"});
     } else {
       const std::string natural = metric_higher_is_better(stopping.metric) ? "max" : "min";
       if (stopping.goal == "auto")
         stopping.goal = natural;
       else if (stopping.goal != natural)
         fail("train.early_stopping.goal", "'" + stopping.goal + "' contradicts metric '" +
-                                              stopping.metric + "' (should be " + natural + ")");
+                                              stopping.metric + "' (should be " + natural + ")",
+             {"train.early_stopping.metric"});
     }
   }
 

@@ -12,9 +12,10 @@
 namespace rnnlab::trainer {
 
 // Resolves "auto" values (data.dataset, data.format, train.early_stopping.goal) and checks
-// config_rules(). Appends one message per broken rule to `errors`, prefixed by `where(key)`
-// of the key at fault ("file:line: " of where it was set, or "file: ").
-void check_config_rules(Config& config, const std::function<std::string(std::string_view)>& where,
-                        std::vector<std::string>& errors);
+// config_rules(). Appends one message per broken rule to `errors`, each naming the key at
+// fault and prefixed by `where(keys)`: the location ("file:line: ", "override '...': " or
+// "file: ") of whichever of the rule's keys was set last, since that setting broke it.
+using ConfigLocator = std::function<std::string(const std::vector<std::string>& keys)>;
+void check_config_rules(Config& config, const ConfigLocator& where, std::vector<std::string>& errors);
 
 }  // namespace rnnlab::trainer

@@ -101,10 +101,10 @@ std::vector<ConfigKey> build_schema() {
   s.push_back(boolean("data.lowercase", "Lower-case text before building the vocabulary",
                       RNNLAB_FIELD(data.lowercase)));
   s.push_back(integer("data.max_vocab", 0, kIntMax,
-                      "Keep the most frequent tokens only, the rest become <unk>; 0 = unlimited",
+                      "Keep the most frequent tokens only, the rest become `<unk>`; 0 = unlimited",
                       RNNLAB_FIELD(data.max_vocab)));
   s.push_back(integer("data.min_count", 1, kIntMax,
-                      "Tokens seen fewer times in the training part become <unk>",
+                      "Tokens seen fewer times in the training part become `<unk>`",
                       RNNLAB_FIELD(data.min_count)));
   s.push_back(lt(ge(number("data.val_fraction",
                            "Held-out validation part: the end of a text or series, a seeded "
@@ -287,7 +287,8 @@ std::string config_range_text(const ConfigKey& key) {
   if (key.type != ConfigType::integer && key.type != ConfigType::number) return "";
   auto bound = [&](double v) {
     if (key.type == ConfigType::integer) return std::to_string(int64_t(v));
-    return format_config_value(v);
+    char buffer[64];
+    return std::string(buffer, std::to_chars(buffer, buffer + sizeof buffer, v).ptr);
   };
   const bool show_max = key.has_max && key.max < (key.type == ConfigType::integer ? kIntMax : 1e300);
   if (key.has_min && show_max)
@@ -306,7 +307,7 @@ const std::vector<std::string>& config_rules() {
       "classify, wsj_pos and oanc_pos for tag, sunspots for forecast, adding and copy for their "
       "tasks.",
       "`data.dataset: file` needs `data.path`; its `data.format` must fit the task (text: "
-      "language_model; tsv or csv: classify; tagged: tag; numeric_csv or csv: forecast); `auto` "
+      "language_model; tsv or csv: classify; tagged: tag; numeric_csv: forecast); `auto` "
       "picks text, tsv (csv for a .csv path), tagged, numeric_csv. adding and copy are generated and "
       "take no file.",
       "`data.format` other than auto needs `data.dataset: file`.",
