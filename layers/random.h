@@ -47,7 +47,8 @@ struct RandomStream {
   double next_normal() { return random_normal(seed, stream, counter++); }
   // Uniform integer in [0, bound), bound > 0 (Lemire's multiply-shift; bias < 2^-32).
   uint64_t next_below(uint64_t bound) {
-    return uint64_t((static_cast<unsigned __int128>(next_bits()) * bound) >> 64);
+    __extension__ using u128 = unsigned __int128;  // GCC/Clang builtin; -Wpedantic knows no 128-bit type
+    return uint64_t((static_cast<u128>(next_bits()) * bound) >> 64);
   }
 };
 

@@ -174,7 +174,7 @@ const std::vector<float>& Model::forward(const data::Batch& batch, bool training
   return output_;
 }
 
-void Model::backward(const std::vector<float>& diff_output) {
+void Model::backward(const std::vector<float>& diff_output, const ReadyCallback& on_ready) {
   if (!training_) throw std::logic_error("Model::backward without a training forward");
   const layers::RecurrentOptions& rnn = spec_.recurrent;
   const int64_t steps = int64_t(seq_len_) * batch_;
@@ -188,6 +188,7 @@ void Model::backward(const std::vector<float>& diff_output) {
   layers::linear_backward({rows, head_in, spec_.output_size}, head_in_.data(), params_.data() + head_weight_offset_,
                           diff_output.data(), diff_head_in_.data(), grads_.data() + head_weight_offset_,
                           grads_.data() + head_bias_offset_);
+  if (on_ready) on_ready(head_weight_offset_, parameter_count());
   if (spec_.head_dropout > 0.0f)
     for (size_t i = 0; i < diff_head_in_.size(); ++i) diff_head_in_[i] *= head_mask_[i];
 
@@ -216,11 +217,13 @@ void Model::backward(const std::vector<float>& diff_output) {
   args.diff_src = needs_diff_src ? diff_embedded_.data() : nullptr;
   args.diff_params = grads_.data() + rnn_offset_;
   stack_->backward(args);
+  if (on_ready) on_ready(rnn_offset_, head_weight_offset_);
 
   // 4. Embedding rows.
   if (needs_diff_src)
     layers::embedding_backward(diff_embedded_.data(), tokens_.data(), steps, spec_.vocab_size, spec_.embedding_size,
                                grads_.data() + embedding_offset_);
+  if (on_ready && rnn_offset_ > 0) on_ready(0, rnn_offset_);
 }
 
 layers::ModelSummary Model::summary() const {

@@ -83,8 +83,12 @@ class Model {
   // backward() needs and applies dropout drawn from `dropout_seed`.
   const std::vector<float>& forward(const data::Batch& batch, bool training, uint64_t dropout_seed,
                                     CarriedState* state = nullptr);
-  // Gradient of the loss w.r.t. forward()'s output in; adds into grads().
-  void backward(const std::vector<float>& diff_output);
+  // Gradient of the loss w.r.t. forward()'s output in; adds into grads(). `on_ready`
+  // (optional) is called with each [begin, end) range of grads() as soon as it is final
+  // (head, then recurrent stack, then embedding), so a data-parallel all-reduce of those
+  // ranges can overlap the rest of the backward pass.
+  using ReadyCallback = std::function<void(int64_t begin, int64_t end)>;
+  void backward(const std::vector<float>& diff_output, const ReadyCallback& on_ready = nullptr);
 
   // Keras-style summary (layer output shapes and parameter counts).
   layers::ModelSummary summary() const;

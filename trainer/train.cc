@@ -98,7 +98,7 @@ uint64_t dropout_seed(uint64_t seed, int64_t step) { return layers::random_bits(
 class Trainer {
  public:
   Trainer(const Config& config, const TrainOptions& options)
-      : config_(config), options_(options), collectives_(options.communicator) {
+      : config_(config), options_(options) {
     const int threads = config.train.threads > 0 ? config.train.threads : int(sysconf(_SC_NPROCESSORS_ONLN));
     omp_set_num_threads(threads);
     data_ = data::make_task_data(config);
@@ -106,6 +106,10 @@ class Trainer {
     objective_ = std::make_unique<Objective>(info_, config.data.level == "char");
     model_ = std::make_unique<Model>(model_spec(config, info_), config.train.seed);
     optimizer_ = make_optimizer(optimizer_options(config.train), model_->parameter_count());
+    std::vector<int64_t> segment_ends;
+    for (const auto& segment : model_->segments()) segment_ends.push_back(segment.offset + segment.size());
+    collectives_ = std::make_unique<Collectives>(options.communicator, model_->grads(), model_->parameter_count(),
+                                                 segment_ends, /*bucket_megabytes=*/4.0, /*overlap=*/true);
     steps_per_epoch_ = int64_t(data_->batches(data::Split::train, batch_options(0)).size());
     if (steps_per_epoch_ == 0) throw std::invalid_argument(config.source + ": the training split has no batches");
     total_steps_ = steps_per_epoch_ * config.train.epochs;
@@ -115,13 +119,13 @@ class Trainer {
     early_metric_ = config.train.early_stopping.metric;
     best_ = early_lower_is_better() ? INFINITY : -INFINITY;
     // Every rank starts from rank 0's parameters.
-    collectives_.broadcast(model_->params(), model_->parameter_count());
+    collectives_->broadcast(model_->params(), model_->parameter_count());
   }
 
   TrainResult run() {
     const auto start = Clock::now();
     if (options_.resume) restore();
-    RunLog log(config_, is_root(), collectives_.size(), model_->spec().backend, options_.resume);
+    RunLog log(config_, is_root(), collectives_->size(), model_->spec().backend, options_.resume);
     result_.run_id = log.run_id();
     if (is_root() && !options_.quiet) {
       std::fprintf(stderr, "%s", model_->summary().to_string().c_str());
@@ -157,7 +161,7 @@ class Trainer {
   }
 
  private:
-  bool is_root() const { return collectives_.rank() == 0; }
+  bool is_root() const { return collectives_->rank() == 0; }
   bool early_lower_is_better() const {
     if (config_.train.early_stopping.goal == "max") return false;
     return Objective::lower_is_better(early_metric_);
@@ -168,8 +172,8 @@ class Trainer {
     o.batch_size = config_.train.batch_size;
     o.seed = config_.train.seed;
     o.epoch = epoch;
-    o.rank = collectives_.rank();
-    o.world = collectives_.size();
+    o.rank = collectives_->rank();
+    o.world = collectives_->size();
     return o;
   }
 
@@ -191,14 +195,17 @@ class Trainer {
         const auto& output = model_->forward(batch, true, dropout_seed(config_.train.seed, step_), &carried_);
         objective_->evaluate(batch, output, sums, &diff_output);
         // 2. Backward, then sum gradients and loss over ranks.
-        model_->backward(diff_output);
-        collectives_.all_reduce_sum(model_->grads(), model_->parameter_count());
-        sums = collectives_.reduce(sums);
+        collectives_->set_context("step " + std::to_string(step_ + 1));
+        collectives_->begin_gradients();
+        model_->backward(diff_output, [&](int64_t begin, int64_t end) { collectives_->ready(begin, end); });
+        collectives_->end_gradients();
+        // A NaN/Inf on any rank stops every rank in step, naming the rank.
+        collectives_->vote(std::isfinite(sums.loss_sum), "training loss",
+                           "step " + std::to_string(step_ + 1) + " (epoch " + std::to_string(epoch_ + 1) +
+                               "): training loss is " + std::to_string(sums.loss_sum) +
+                               "; try a lower train.lr or train.clip_norm");
+        sums = collectives_->reduce(sums);
         const double loss = sums.loss_sum / std::max(sums.count, 1.0);
-        if (!std::isfinite(loss))
-          throw std::runtime_error("step " + std::to_string(step_ + 1) + " (epoch " + std::to_string(epoch_ + 1) +
-                                   "): training loss is " + std::to_string(loss) +
-                                   "; try a lower train.lr or train.clip_norm");
         // 3. Clip, step.
         norms.accumulate(model_->grads());
         const double grad_norm = config_.train.clip_norm > 0
@@ -211,7 +218,7 @@ class Trainer {
         epoch_sums.add(sums);
         result_.train_losses.push_back(loss);
 
-        const int64_t tokens = int64_t(batch.seq_len) * batch.batch_size * collectives_.size();
+        const int64_t tokens = int64_t(batch.seq_len) * batch.batch_size * collectives_->size();
         epoch_tokens += tokens;
         progress.step(epoch_ + 1, step_, loss, tokens);
         log.metric("train_loss", step_, loss);
@@ -278,7 +285,7 @@ class Trainer {
       const auto& output = model_->forward(batch, false, 0, &state);
       objective_->evaluate(batch, output, sums, nullptr);
     }
-    return objective_->metrics(collectives_.reduce(sums));
+    return objective_->metrics(collectives_->reduce(sums));
   }
 
   static std::string format_metrics(const std::map<std::string, double>& metrics) {
@@ -352,7 +359,7 @@ class Trainer {
 
   const Config& config_;
   TrainOptions options_;
-  Collectives collectives_;
+  std::unique_ptr<Collectives> collectives_;
   std::unique_ptr<data::TaskData> data_;
   data::TaskInfo info_;
   std::unique_ptr<Objective> objective_;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "dist/communicator.h"
 #include "tools/cli/commands.h"
 #include "trainer/config.h"
 #include "trainer/data/task_data.h"
@@ -26,14 +27,28 @@ struct TrainArgs {
 };
 
 int run_train(const TrainArgs& args) {
-  const trainer::Config config = trainer::load_config(args.path, args.overrides);
-  trainer::TrainOptions options;
-  options.resume = args.resume;
-  options.quiet = args.quiet;
-  const trainer::TrainResult result = trainer::train(config, options);
-  std::fprintf(stderr, "%s after %lld steps (%.1f s); checkpoint %s\n", result.status.c_str(),
-               static_cast<long long>(result.steps), result.seconds, trainer::checkpoint_path(config).c_str());
-  return result.status == "killed" ? 130 : 0;
+  // Under mpirun every rank runs this; the communicator makes them one data-parallel job.
+  std::unique_ptr<dist::Communicator> communicator;
+  if (dist::launched_by_mpi()) communicator = dist::create_communicator();
+  const bool root = !communicator || communicator->rank() == 0;
+  try {
+    const trainer::Config config = trainer::load_config(args.path, args.overrides);
+    trainer::TrainOptions options;
+    options.resume = args.resume;
+    options.quiet = args.quiet || !root;
+    options.communicator = communicator.get();
+    const trainer::TrainResult result = trainer::train(config, options);
+    if (root)
+      std::fprintf(stderr, "%s after %lld steps (%.1f s); checkpoint %s\n", result.status.c_str(),
+                   static_cast<long long>(result.steps), result.seconds, trainer::checkpoint_path(config).c_str());
+    return result.status == "killed" ? 130 : 0;
+  } catch (const dist::RankFailure&) {
+    throw;  // every rank has it: each exits non-zero through the normal error path
+  } catch (const std::exception& error) {
+    // An error only this rank has: the others may sit in a collective, so end the job.
+    if (communicator && communicator->size() > 1) communicator->fail(error.what());
+    throw;
+  }
 }
 
 int run_summary(const TrainArgs& args) {
