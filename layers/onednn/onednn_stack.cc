@@ -5,6 +5,7 @@
 #include <dnnl.hpp>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <stdexcept>
@@ -92,6 +93,8 @@ struct Plan {
   std::vector<Buffer> diff_in;     // diff_in[g], g >= 1: gradient w.r.t. group g's input
   Buffer diff_src0;                // group 0's diff_src when the caller wants none
   Buffer h0, c0, hT, cT, diff_h0, diff_c0, diff_hT, diff_cT;  // [L*D, N, S] / [L*D, N, H]
+  // One scratchpad for every primitive of the plan (they run one at a time), page aligned.
+  std::unique_ptr<void, void (*)(void*)> scratchpad{nullptr, std::free};
 };
 
 void copy_or_zero(const float* from, Buffer& to) {
@@ -207,6 +210,19 @@ Plan& OnednnStack::plan_for(int seq_len, int batch, bool training) {
   }
   plan->runs.resize(groups);
   for (size_t g = 0; g < groups; ++g) build_run(*plan, g);
+  size_t scratch_bytes = 0;
+  for (const GroupRun& run : plan->runs)
+    scratch_bytes = std::max({scratch_bytes, run.prims.fwd_scratchpad.get_size(), run.prims.bwd_scratchpad.get_size()});
+  if (scratch_bytes > 0) {
+    constexpr size_t kAlign = 4096;
+    plan->scratchpad.reset(std::aligned_alloc(kAlign, (scratch_bytes + kAlign - 1) / kAlign * kAlign));
+    if (!plan->scratchpad) throw std::runtime_error("onednn: cannot allocate a scratchpad of " +
+                                                    std::to_string(scratch_bytes) + " bytes");
+    for (GroupRun& run : plan->runs) {
+      run.fwd_args[DNNL_ARG_SCRATCHPAD] = memory(run.prims.fwd_scratchpad, engine_, plan->scratchpad.get());
+      if (training) run.bwd_args[DNNL_ARG_SCRATCHPAD] = memory(run.prims.bwd_scratchpad, engine_, plan->scratchpad.get());
+    }
+  }
   slot = std::move(plan);
   return *slot;
 }

@@ -39,6 +39,7 @@ struct CreateDescs {
 template <class Pd>
 void query_forward(const Pd& pd, GroupPrimitives& out) {
   out.workspace = pd.workspace_desc();
+  out.fwd_scratchpad = pd.scratchpad_desc();
   out.fwd_weights_layer = pd.weights_layer_desc();
   out.fwd_weights_iter = pd.weights_iter_desc();
   out.fwd_projection = pd.weights_projection_desc();
@@ -46,6 +47,7 @@ void query_forward(const Pd& pd, GroupPrimitives& out) {
 
 template <class Pd>
 void query_backward(const Pd& pd, GroupPrimitives& out) {
+  out.bwd_scratchpad = pd.scratchpad_desc();
   out.bwd_weights_layer = pd.weights_layer_desc();
   out.bwd_weights_iter = pd.weights_iter_desc();
   out.bwd_projection = pd.weights_projection_desc();
@@ -56,6 +58,10 @@ void query_backward(const Pd& pd, GroupPrimitives& out) {
 
 void build(const RecurrentOptions& options, const CreateDescs& c, bool training, const dnnl::engine& engine,
            GroupPrimitives& out) {
+  // A user scratchpad: the library's own is allocated and freed around every execution,
+  // which showed up as page faults (kernel time) in every training step.
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   const auto prop = training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
   const auto dir = onednn_direction(options.direction);
   const PlainDescs& p = c.plain;
@@ -72,14 +78,14 @@ void build(const RecurrentOptions& options, const CreateDescs& c, bool training,
           options.cell == Cell::rnn_tanh ? dnnl::algorithm::eltwise_tanh : dnnl::algorithm::eltwise_relu;
       dnnl::vanilla_rnn_forward::desc fwd(prop, activation, dir, p.src_layer, p.src_iter, c.weights_layer,
                                           c.weights_iter, p.bias, p.dst_layer, p.dst_iter);
-      dnnl::vanilla_rnn_forward::primitive_desc fwd_pd(fwd, engine);
+      dnnl::vanilla_rnn_forward::primitive_desc fwd_pd(fwd, attr, engine);
       out.forward = dnnl::vanilla_rnn_forward(fwd_pd);
       query_forward(fwd_pd, out);
       if (!training) return;
       dnnl::vanilla_rnn_backward::desc bwd(dnnl::prop_kind::backward, activation, dir, p.src_layer, p.src_iter,
                                            any_layer, any_iter, p.bias, p.dst_layer, p.dst_iter, p.src_layer,
                                            p.src_iter, any_layer, any_iter, p.bias, p.dst_layer, p.dst_iter);
-      dnnl::vanilla_rnn_backward::primitive_desc bwd_pd(bwd, engine, fwd_pd);
+      dnnl::vanilla_rnn_backward::primitive_desc bwd_pd(bwd, attr, engine, fwd_pd);
       out.backward = dnnl::vanilla_rnn_backward(bwd_pd);
       query_backward(bwd_pd, out);
       return;
@@ -89,7 +95,7 @@ void build(const RecurrentOptions& options, const CreateDescs& c, bool training,
       dnnl::lstm_forward::desc fwd(prop, dir, p.src_layer, p.src_iter, p.src_iter_c, c.weights_layer,
                                    c.weights_iter, p.peephole, c.projection, p.bias, p.dst_layer, p.dst_iter,
                                    p.dst_iter_c);
-      dnnl::lstm_forward::primitive_desc fwd_pd(fwd, engine);
+      dnnl::lstm_forward::primitive_desc fwd_pd(fwd, attr, engine);
       out.forward = dnnl::lstm_forward(fwd_pd);
       query_forward(fwd_pd, out);
       if (!training) return;
@@ -98,7 +104,7 @@ void build(const RecurrentOptions& options, const CreateDescs& c, bool training,
                                     p.dst_iter, p.dst_iter_c, p.src_layer, p.src_iter, p.src_iter_c, any_layer,
                                     any_iter, p.peephole, any_projection, p.bias, p.dst_layer, p.dst_iter,
                                     p.dst_iter_c);
-      dnnl::lstm_backward::primitive_desc bwd_pd(bwd, engine, fwd_pd);
+      dnnl::lstm_backward::primitive_desc bwd_pd(bwd, attr, engine, fwd_pd);
       out.backward = dnnl::lstm_backward(bwd_pd);
       query_backward(bwd_pd, out);
       return;
@@ -106,14 +112,14 @@ void build(const RecurrentOptions& options, const CreateDescs& c, bool training,
     case Cell::gru: {
       dnnl::lbr_gru_forward::desc fwd(prop, dir, p.src_layer, p.src_iter, c.weights_layer, c.weights_iter, p.bias,
                                       p.dst_layer, p.dst_iter);
-      dnnl::lbr_gru_forward::primitive_desc fwd_pd(fwd, engine);
+      dnnl::lbr_gru_forward::primitive_desc fwd_pd(fwd, attr, engine);
       out.forward = dnnl::lbr_gru_forward(fwd_pd);
       query_forward(fwd_pd, out);
       if (!training) return;
       dnnl::lbr_gru_backward::desc bwd(dnnl::prop_kind::backward, dir, p.src_layer, p.src_iter, any_layer, any_iter,
                                        p.bias, p.dst_layer, p.dst_iter, p.src_layer, p.src_iter, any_layer, any_iter,
                                        p.bias, p.dst_layer, p.dst_iter);
-      dnnl::lbr_gru_backward::primitive_desc bwd_pd(bwd, engine, fwd_pd);
+      dnnl::lbr_gru_backward::primitive_desc bwd_pd(bwd, attr, engine, fwd_pd);
       out.backward = dnnl::lbr_gru_backward(bwd_pd);
       query_backward(bwd_pd, out);
       return;

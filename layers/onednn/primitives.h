@@ -8,8 +8,7 @@
 
 namespace rnnlab::layers::onednn {
 
-// How the backend builds its primitives; the defaults are the measured best
-// (docs/performance.md).
+// The problem one primitive runs.
 struct GroupShape {
   int layer_count = 1;  // layers run by this primitive
   int input_size = 0;   // channels of its src_layer
@@ -31,6 +30,7 @@ struct GroupPrimitives {
   dnnl::primitive forward;
   dnnl::primitive backward;  // training only
   dnnl::memory::desc workspace;
+  dnnl::memory::desc fwd_scratchpad, bwd_scratchpad;  // user scratchpads (the caller provides)
   // What forward (and backward) want for the weights; equal to the plain descs when the
   // primitive accepts our layout, in which case no reorder runs.
   dnnl::memory::desc fwd_weights_layer, fwd_weights_iter, fwd_projection;
