@@ -125,8 +125,9 @@ class RecurrentStack {
   virtual const RecurrentOptions& options() const = 0;
   virtual std::string_view backend() const = 0;  // "reference", "onednn", "cudnn"
 
-  // training=false: inference (no dropout, nothing kept). training=true: keeps what
-  // backward() needs (activations, workspace) until the next forward().
+  // training=false: inference (no dropout; what an earlier training forward kept stays
+  // valid). training=true: keeps what backward() needs (activations, workspace) until the
+  // next training forward.
   virtual void forward(const RecurrentForwardArgs& args, bool training) = 0;
 
   // Backward of the last forward(training=true), with that call's params and shapes
