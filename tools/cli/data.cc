@@ -38,7 +38,10 @@ int fetch(const std::vector<std::string>& names) {
     } catch (const std::invalid_argument& error) {
       // The registry's message speaks of the config key; here the user typed a name.
       const std::string message = error.what();
-      throw std::invalid_argument(message.substr(message.find("unknown")));
+      std::string plain = message.substr(message.find("unknown"));
+      const size_t file_choice = plain.rfind(", file)");
+      if (file_choice != std::string::npos) plain.replace(file_choice, 7, ")");
+      throw std::invalid_argument(plain);
     }
     const data::DatasetInfo& dataset = *found;
     if (dataset.format == "synthetic") {
