@@ -10,6 +10,8 @@
 #include <set>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "trainer/data/task_data.h"
 
 namespace rnnlab::trainer::data {
@@ -93,6 +95,10 @@ TEST_F(BatchingTest, LanguageModelBatchesContinueEachStream) {
     }
   }
   for (int n = 0; n < 4; ++n) EXPECT_EQ(streams[size_t(n)], text.substr(size_t(n) * 75, 75));
+  // What a checkpoint stores is enough to encode a prompt and decode a sample.
+  const TextCodec loaded = TextCodec::from_json(data->metadata().at("input_codec"));
+  EXPECT_EQ(loaded.encode("abc"), data->input_codec()->encode("abc"));
+  EXPECT_EQ(loaded.decode(loaded.encode("abc")), "abc");
 }
 
 TEST_F(BatchingTest, LanguageModelShardsOwnDisjointStreams) {
