@@ -101,11 +101,13 @@ void check_config_rules(Config& config, const ConfigLocator& where, std::vector<
   EarlyStoppingConfig& stopping = train.early_stopping;
   if (!stopping.metric.empty()) {
     const std::vector<std::string> metrics = task_metrics(task);
-    const bool char_only = stopping.metric == "val_bpc" && data.level != "char";
-    if (!contains(metrics, stopping.metric) || char_only) {
+    // Bits per character at char level, per token at word level (what the objective logs).
+    const bool wrong_level = (stopping.metric == "val_bpc" && data.level != "char") ||
+                             (stopping.metric == "val_bits_per_token" && data.level != "word");
+    if (!contains(metrics, stopping.metric) || wrong_level) {
       fail("train.early_stopping.metric",
            "task '" + task + "' does not report '" + stopping.metric + "'" +
-               (char_only ? " at word level" : "") + " (choices: " + join(metrics) + ")",
+               (wrong_level ? " at " + data.level + " level" : "") + " (choices: " + join(metrics) + ")",
            {"task", "data.level"});
     } else {
       const std::string natural = metric_higher_is_better(stopping.metric) ? "max" : "min";

@@ -319,7 +319,8 @@ const std::vector<std::string>& config_rules() {
       "`train.nesterov` with sgd needs `train.momentum > 0`.",
       "cosine: `train.min_lr <= train.lr`.",
       "`train.early_stopping.metric` must be one the task reports: language_model val_loss, "
-      "val_perplexity, val_bpc (char level); classify, tag and copy val_loss, val_accuracy; forecast "
+      "val_perplexity, val_accuracy, val_bpc (char level), val_bits_per_token (word level); "
+      "classify, tag and copy val_loss, val_accuracy; forecast "
       "val_loss, val_rmse, val_mae; adding val_loss, val_mse. `goal: auto` becomes max for "
       "val_accuracy and min otherwise; an explicit goal must agree.",
       "`model.backend: cudnn` is checked when the model is built (it needs a CUDA build and a GPU).",
@@ -329,7 +330,7 @@ const std::vector<std::string>& config_rules() {
 }
 
 std::vector<std::string> task_metrics(std::string_view task) {
-  if (task == "language_model") return {"val_loss", "val_perplexity", "val_bpc"};
+  if (task == "language_model") return {"val_loss", "val_perplexity", "val_accuracy", "val_bpc", "val_bits_per_token"};
   if (task == "classify" || task == "tag" || task == "copy") return {"val_loss", "val_accuracy"};
   if (task == "forecast") return {"val_loss", "val_rmse", "val_mae"};
   if (task == "adding") return {"val_loss", "val_mse"};

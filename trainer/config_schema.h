@@ -50,7 +50,8 @@ std::string format_config_value(const ConfigValue& value);
 const std::vector<std::string>& config_rules();
 
 // What each task reports on validation data (what train.early_stopping.metric accepts):
-//   language_model: val_loss, val_perplexity, val_bpc (char level)
+//   language_model: val_loss, val_perplexity, val_accuracy, val_bpc (char level),
+//                   val_bits_per_token (word level)
 //   classify, tag, copy: val_loss, val_accuracy
 //   forecast: val_loss, val_rmse, val_mae;  adding: val_loss, val_mse
 // The trainer must log its metrics under these names. Empty for an unknown task.

@@ -189,10 +189,11 @@ TEST(Config, RulesBetweenKeys) {
             "override 'model.cell=gru': key 'model.peephole': needs model.cell 'lstm' (got 'gru')");
   EXPECT_CONTAINS(error_of("model:\n  projection_size: 128\n"), "key 'model.projection_size': must be < model.hidden_size (128)");
   EXPECT_CONTAINS(error_of("train:\n  optimizer: sgd\n  nesterov: true\n"), "cfg.yaml:3: key 'train.nesterov'");
-  EXPECT_CONTAINS(error_of("train:\n  early_stopping:\n    metric: val_accuracy\n"),
-                  "cfg.yaml:3: key 'train.early_stopping.metric': task 'language_model' does not report 'val_accuracy' "
-                  "(choices: val_loss, val_perplexity, val_bpc)");
+  EXPECT_CONTAINS(error_of("train:\n  early_stopping:\n    metric: val_rmse\n"),
+                  "cfg.yaml:3: key 'train.early_stopping.metric': task 'language_model' does not report 'val_rmse' "
+                  "(choices: val_loss, val_perplexity, val_accuracy, val_bpc, val_bits_per_token)");
   EXPECT_CONTAINS(error_of("data:\n  level: word\ntrain:\n  early_stopping:\n    metric: val_bpc\n"), "at word level");
+  EXPECT_CONTAINS(error_of("train:\n  early_stopping:\n    metric: val_bits_per_token\n"), "at char level");
   EXPECT_CONTAINS(error_of("task: classify\ntrain:\n  early_stopping:\n    metric: val_accuracy\n    goal: min\n"),
                   "key 'train.early_stopping.goal': 'min' contradicts metric 'val_accuracy' (should be max)");
   EXPECT_CONTAINS(error_of("task: classify\ndata:\n  dataset: moby_dick\n"),
