@@ -92,12 +92,18 @@ std::vector<OverlapTiming> measure_overlap(Communicator& communicator, std::size
   }
   const double comm_seconds = collective_median(communicator, comm_samples);
 
-  // Calibrate the compute loop to about the communication time (same on every rank: rank
-  // 0's calibration is broadcast).
-  const double probe_start = now_seconds();
-  compute_chunk(work, 64);
-  const double per_repeat = std::max(1e-9, (now_seconds() - probe_start) / 64);
+  // Calibrate the compute loop to about the communication time: a guess from a short probe,
+  // then one correction from a full-length run (the probe alone is off by the cache and
+  // frequency effects of a short loop). Rank 0's calibration is broadcast so that every
+  // rank computes the same amount.
+  double probe_start = now_seconds();
+  g_sink = compute_chunk(work, 256);
+  double per_repeat = std::max(1e-9, (now_seconds() - probe_start) / 256);
   float repeats_per_chunk = static_cast<float>(std::max(1.0, comm_seconds / per_repeat / chunks));
+  probe_start = now_seconds();
+  for (int c = 0; c < chunks; ++c) g_sink = compute_chunk(work, static_cast<long>(repeats_per_chunk));
+  const double full = std::max(1e-9, now_seconds() - probe_start);
+  repeats_per_chunk = std::max(1.0f, static_cast<float>(repeats_per_chunk * comm_seconds / full));
   communicator.broadcast(&repeats_per_chunk, 1, 0);
   const long repeats = static_cast<long>(repeats_per_chunk);
 

@@ -71,7 +71,7 @@ struct CommunicatorOptions {
   std::string backend = "auto";  // "auto", "local", "mpi"
   // A blocking collective or wait() running longer than this aborts the job; <= 0: never.
   double timeout_seconds = 60.0;
-  Progress progress = Progress::poll;
+  Progress progress = Progress::thread;  // overlapped best here (docs/distributed.md)
   int progress_sleep_us = 20;
 };
 

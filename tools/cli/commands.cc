@@ -15,6 +15,7 @@ void register_commands(CLI::App& app) {
   add_bench_command(app, commands);
   add_config_command(app, commands);
   add_data_command(app, commands);
+  add_doctor_command(app, commands);
   add_runs_command(app, commands);
 }
 

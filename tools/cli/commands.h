@@ -23,6 +23,7 @@ int run_selected(CLI::App& app);
 void add_bench_command(CLI::App& app, Commands& commands);
 void add_config_command(CLI::App& app, Commands& commands);
 void add_data_command(CLI::App& app, Commands& commands);
+void add_doctor_command(CLI::App& app, Commands& commands);
 void add_runs_command(CLI::App& app, Commands& commands);
 
 }  // namespace rnnlab::cli
