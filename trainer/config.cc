@@ -232,8 +232,9 @@ class Loader {
 
   void walk(const YAML::Node& map, const std::string& prefix) {
     for (auto it = map.begin(); it != map.end(); ++it) {
-      const YAML::Node& name = it->first;
-      const YAML::Node& node = it->second;
+      // By value: `it->first` lives in a temporary that the iterator returns.
+      const YAML::Node name = it->first;
+      const YAML::Node node = it->second;
       if (!name.IsScalar()) {
         errors_.push_back(at(name) + "keys must be plain names, got " + node_kind(name));
         continue;

@@ -7,7 +7,9 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <memory>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -42,9 +44,15 @@ nlohmann::json sample_metadata() {
           {"rng", {{"seed", 18446744073709551615ull}, {"counter", 99}}}};
 }
 
+// A fresh directory, removed with everything in it when the test binary exits.
 std::string temp_dir() {
+  static std::vector<std::unique_ptr<std::string, void (*)(std::string*)>> made;
   std::string path = testing::TempDir() + "rnnlab_checkpoint_XXXXXX";
   if (!mkdtemp(path.data())) throw std::runtime_error("mkdtemp failed");
+  made.emplace_back(new std::string(path), [](std::string* dir) {
+    std::filesystem::remove_all(*dir);
+    delete dir;
+  });
   return path;
 }
 
