@@ -142,7 +142,7 @@ const std::map<std::string, std::pair<const char*, bool>>& attributes() {
   return table;
 }
 
-const char* metric_column(const std::string& variant, const FilterContext& context) {
+const char* metric_column(const std::string& variant) {
   if (variant == "min") return "min_value";
   if (variant == "max") return "max_value";
   if (variant == "count") return "count";
@@ -210,7 +210,7 @@ std::string field_sql(const FieldRef& field, bool as_number, const FilterContext
                      : "(SELECT value_text FROM params WHERE run_id = r.id AND key = ?)";
   }
   if (field.kind == "metrics") {
-    return std::string("(SELECT ") + metric_column(resolve_variant(field.variant, context), context) +
+    return std::string("(SELECT ") + metric_column(resolve_variant(field.variant, context)) +
            " FROM metric_summary WHERE run_id = r.id AND key = ?)";
   }
   if (field.kind == "tags") return "(SELECT value FROM tags WHERE run_id = r.id AND key = ?)";
@@ -382,9 +382,7 @@ class Parser {
   }
 
   std::string comparison() {
-    const size_t field_position = peek().position;
     FieldRef field = take_field();
-    (void)field_position;
     const Token& op = peek();
     if (op.type == Tok::op) {
       next();
