@@ -131,9 +131,6 @@ class MpiCommunicator final : public Communicator {
 
 MpiCommunicator::MpiCommunicator(const CommunicatorOptions& options)
     : progress_(options.progress), progress_sleep_us_(options.progress_sleep_us) {
-  if (g_mpi_communicator_alive.exchange(true)) {
-    throw std::invalid_argument("create_communicator: an MPI communicator already exists in this process");
-  }
   rank_ = 0;  // for messages until the real rank is known
   int initialized = 0;
   RNNLAB_MPI(MPI_Initialized(&initialized));
@@ -409,7 +406,15 @@ void MpiCommunicator::fail(const std::string& message) {
 }  // namespace
 
 std::unique_ptr<Communicator> create_mpi_communicator(const CommunicatorOptions& options) {
-  return std::make_unique<MpiCommunicator>(options);
+  if (g_mpi_communicator_alive.exchange(true)) {
+    throw std::invalid_argument("create_communicator: an MPI communicator already exists in this process");
+  }
+  try {
+    return std::make_unique<MpiCommunicator>(options);  // the destructor clears the flag
+  } catch (...) {
+    g_mpi_communicator_alive = false;
+    throw;
+  }
 }
 
 }  // namespace rnnlab::dist

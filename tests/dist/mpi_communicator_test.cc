@@ -40,6 +40,12 @@ TEST(Mpi, RanksAreDistinctAndSizeMatchesTheLauncher) {
   EXPECT_NE(comm.library_version().find("MPI"), std::string::npos);
 }
 
+TEST(Mpi, OnlyOneMpiCommunicatorPerProcess) {
+  CommunicatorOptions options;
+  options.backend = "mpi";
+  EXPECT_THROW(create_communicator(options), std::invalid_argument);
+}
+
 TEST(Mpi, AllReduceSumAndAverageOddSizes) {
   Communicator& comm = *g_comm;
   for (std::size_t count : kOddCounts) {
