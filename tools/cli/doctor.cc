@@ -10,6 +10,7 @@
 #include <omp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -110,6 +111,11 @@ int report_ranks(dist::Communicator& comm) {
                   build_ids[r] != build_ids.front() ? "   <-- differs from rank 0" : "");
     }
     std::printf("\n");
+    const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cores > 0 && comm.local_size() > cores) {
+      std::printf("warning: %d ranks share %ld cores on host %s: timings below include time slicing\n\n",
+                  comm.local_size(), cores, comm.host_name().c_str());
+    }
     std::fflush(stdout);
   }
   // Every rank votes, so every rank fails alike (RankFailure) and the job ends cleanly.
@@ -149,8 +155,11 @@ void report_bench(dist::Communicator& comm, const DoctorOptions& options, const 
                 human_size(overlap_bytes).c_str());
     std::printf("%-8s %10s %12s %13s %8s\n", "progress", "comm (ms)", "compute (ms)", "together (ms)", "overlap");
     for (const auto& o : overlaps) {
-      std::printf("%-8s %10.2f %12.2f %13.2f %8.2f\n", std::string(dist::to_string(o.progress)).c_str(),
-                  o.communication_seconds * 1e3, o.compute_seconds * 1e3, o.combined_seconds * 1e3, o.overlap_fraction);
+      // Together can never beat the longer of the two; if it does, the machine is noisy.
+      const bool noisy = o.combined_seconds < 0.95 * std::max(o.communication_seconds, o.compute_seconds);
+      std::printf("%-8s %10.2f %12.2f %13.2f %8.2f%s\n", std::string(dist::to_string(o.progress)).c_str(),
+                  o.communication_seconds * 1e3, o.compute_seconds * 1e3, o.combined_seconds * 1e3, o.overlap_fraction,
+                  noisy ? "  (noisy: together < max(comm, compute))" : "");
     }
     std::fflush(stdout);
   }
