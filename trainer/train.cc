@@ -234,7 +234,10 @@ class Trainer {
         const bool checkpoint_now = config_.output.checkpoint_every > 0
                                         ? step_ % config_.output.checkpoint_every == 0
                                         : epoch_end;
-        if (checkpoint_now || stopping) save(batch_in_epoch_ + 1 == int64_t(batches.size()));
+        // The last step of a max_steps run is checkpointed too: otherwise the file would
+        // hold the last epoch end (or nothing at all) instead of the finished model.
+        const bool last_step = config_.train.max_steps > 0 && step_ >= config_.train.max_steps;
+        if (checkpoint_now || stopping || last_step) save(batch_in_epoch_ + 1 == int64_t(batches.size()));
         if (!stop.empty()) return stop;
         if (stopping) return "killed";
       }
