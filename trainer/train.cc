@@ -340,18 +340,23 @@ class Trainer {
       if (t.name.rfind("optimizer.", 0) != 0 && t.name.rfind("carried.", 0) != 0)
         model_tensors.push_back({t.name, t.shape, t.data});
     model_->import_tensors(model_tensors);
-    if (meta["optimizer"].value("name", "") != optimizer_->name())
+    // value() with defaults: a const json's operator[] on a missing key is undefined.
+    const json optimizer = meta.value("optimizer", json::object());
+    if (optimizer.value("name", "") != optimizer_->name())
       throw std::invalid_argument(checkpoint.path + ": saved with optimizer '" +
-                                  meta["optimizer"].value("name", "") + "', config asks for '" +
+                                  optimizer.value("name", "") + "', config asks for '" +
                                   std::string(optimizer_->name()) + "'");
     for (const auto& [name, values] : optimizer_->state())
       checkpoint.copy_to("optimizer." + name, {int64_t(values->size())}, values->data());
-    optimizer_->set_step_count(meta["optimizer"].value("step_count", int64_t(0)));
+    optimizer_->set_step_count(optimizer.value("step_count", int64_t(0)));
     step_ = meta.value("step", int64_t(0));
     epoch_ = meta.value("epoch", 0);
     batch_in_epoch_ = meta.value("batch_in_epoch", int64_t(0));
-    best_ = meta["early_stopping"].value("best", best_);
-    since_best_ = meta["early_stopping"].value("since_best", 0);
+    // JSON has no infinity: the initial best (+-inf, also whenever early stopping is off)
+    // is saved as null, which means "keep the initial value".
+    const json early = meta.value("early_stopping", json::object());
+    if (early.contains("best") && early["best"].is_number()) best_ = early["best"].get<double>();
+    since_best_ = early.value("since_best", 0);
     carried_.clear();
     if (const Tensor* h = checkpoint.find("carried.h")) {
       carried_.batch = meta.value("carried_batch", 0);
