@@ -1,0 +1,223 @@
+// The training loop end to end on tiny data: every task's loss falls on both CPU backends;
+// the same config, seed and threads give bit-identical losses; a run stopped and resumed
+// from its checkpoint continues with exactly the uninterrupted loss curve; a corrupt
+// checkpoint given to resume is an error naming the file; a diverging run stops naming the
+// step and leaves the previous checkpoint loadable.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "tests/trainer/train_test_util.h"
+#include "trainer/checkpoint.h"
+#include "trainer/train.h"
+
+namespace rnnlab::trainer {
+namespace {
+
+using testing_util::TempFolder;
+using testing_util::tiny_config;
+
+TrainOptions quiet() {
+  TrainOptions options;
+  options.quiet = true;
+  return options;
+}
+
+double mean(const std::vector<double>& v, size_t begin, size_t end) {
+  return std::accumulate(v.begin() + long(begin), v.begin() + long(end), 0.0) / double(end - begin);
+}
+
+class LossFalls : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {};
+
+TEST_P(LossFalls, OverAFewDozenSteps) {
+  const auto& [task, backend] = GetParam();
+  TempFolder folder;
+  Config config = tiny_config(task, folder, backend);
+  config.train.epochs = 50;
+  config.train.max_steps = 40;
+  const TrainResult result = train(config, quiet());
+  ASSERT_EQ(result.status, "finished");
+  ASSERT_EQ(result.train_losses.size(), 40u);
+  for (double loss : result.train_losses) ASSERT_TRUE(std::isfinite(loss));
+  // Means of the first and last 5 steps: single steps are noisy, these are not.
+  const double first = mean(result.train_losses, 0, 5), last = mean(result.train_losses, 35, 40);
+  EXPECT_LT(last, 0.8 * first) << task << " on " << backend << ": first " << first << ", last " << last;
+  EXPECT_FALSE(result.test.empty());
+  EXPECT_TRUE(std::filesystem::exists(checkpoint_path(config)));
+  EXPECT_TRUE(std::filesystem::exists(folder.file("run/metrics.jsonl")));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    EveryTask, LossFalls,
+    ::testing::Combine(::testing::Values("language_model", "language_model_word", "classify", "tag", "forecast",
+                                         "adding", "copy"),
+                       ::testing::Values("onednn", "reference")),
+    [](const auto& test) { return std::get<0>(test.param) + "_" + std::get<1>(test.param); });
+
+TEST(Determinism, SameSeedSameLossesOtherSeedOtherLosses) {
+  for (const std::string task : {"language_model", "classify"}) {
+    TempFolder a, b, c;
+    Config config_a = tiny_config(task, a), config_b = tiny_config(task, b), config_c = tiny_config(task, c);
+    for (Config* config : {&config_a, &config_b, &config_c}) {
+      config->train.max_steps = 15;
+      config->model.dropout = 0.2;
+      config->model.layers = 2;
+    }
+    config_c.train.seed = 8;
+    const auto losses_a = train(config_a, quiet()).train_losses;
+    const auto losses_b = train(config_b, quiet()).train_losses;
+    const auto losses_c = train(config_c, quiet()).train_losses;
+    ASSERT_EQ(losses_a.size(), 15u);
+    EXPECT_EQ(losses_a, losses_b) << task;  // bit-identical doubles
+    EXPECT_NE(losses_a, losses_c) << task;
+  }
+}
+
+// Steps of one epoch, from a one-epoch run into a scratch folder.
+int64_t steps_per_epoch(Config config) {
+  TempFolder probe;
+  config.output.dir = probe.file("run");
+  config.train.epochs = 1;
+  config.train.max_steps = 0;
+  return train(config, quiet()).steps;
+}
+
+// Uninterrupted losses vs. the concatenation of a run stopped after `stop_after` steps
+// (checkpoint written on stop) and its resumed rest.
+void expect_resume_equals_uninterrupted(Config config, int64_t stop_after, const std::string& what) {
+  TempFolder whole_dir, split_dir;
+  config.output.dir = whole_dir.file("run");
+  const TrainResult whole = train(config, quiet());
+  ASSERT_EQ(whole.status, "finished") << what;
+
+  config.output.dir = split_dir.file("run");
+  TrainOptions first = quiet();
+  first.stop_after_steps = stop_after;
+  const TrainResult part1 = train(config, first);
+  ASSERT_EQ(part1.status, "killed") << what;
+  ASSERT_EQ(part1.steps, stop_after) << what;
+  TrainOptions second = quiet();
+  second.resume = true;
+  const TrainResult part2 = train(config, second);
+  ASSERT_EQ(part2.status, "finished") << what;
+  std::vector<double> joined = part1.train_losses;
+  joined.insert(joined.end(), part2.train_losses.begin(), part2.train_losses.end());
+  ASSERT_EQ(joined.size(), whole.train_losses.size()) << what;
+  for (size_t i = 0; i < joined.size(); ++i) EXPECT_EQ(joined[i], whole.train_losses[i]) << what << ", step " << i + 1;
+  EXPECT_EQ(part2.test, whole.test) << what;
+}
+
+TEST(Resume, LanguageModelMidEpochCarriesTheHiddenState) {
+  TempFolder folder;
+  Config config = tiny_config("language_model", folder);
+  config.train.epochs = 2;
+  config.model.layers = 2;
+  config.model.dropout = 0.1;
+  config.train.optimizer = "adam";
+  // Several batches per epoch, and the stop falls between two of them.
+  ASSERT_GT(steps_per_epoch(config), 4);
+  for (const std::string cell : {"lstm", "gru"}) {
+    config.model.cell = cell;
+    expect_resume_equals_uninterrupted(config, 3, "language_model " + cell + " stopped at step 3");
+  }
+}
+
+TEST(Resume, ClassifyWithDropoutAndAdam) {
+  TempFolder folder;
+  Config config = tiny_config("classify", folder);
+  config.train.epochs = 3;
+  config.model.dropout = 0.3;
+  config.model.layers = 2;
+  config.model.bidirectional = true;
+  config.train.optimizer = "adam";
+  config.train.schedule = "cosine";
+  config.train.warmup_steps = 3;
+  expect_resume_equals_uninterrupted(config, 5, "classify stopped at step 5");
+}
+
+TEST(Resume, AtAnEpochEndAndWithPeriodicCheckpoints) {
+  TempFolder folder;
+  Config config = tiny_config("language_model", folder);
+  config.train.epochs = 3;
+  const int64_t per_epoch = steps_per_epoch(config);
+  ASSERT_GT(per_epoch, 2);
+  expect_resume_equals_uninterrupted(config, per_epoch, "language_model stopped at the end of epoch 1");
+  config.output.checkpoint_every = 2;
+  config.train.optimizer = "sgd";
+  config.train.momentum = 0.9;
+  config.train.nesterov = true;
+  config.train.lr = 0.5;
+  expect_resume_equals_uninterrupted(config, per_epoch + 1, "sgd, checkpoint_every 2, stopped 1 step into epoch 2");
+}
+
+TEST(Resume, CorruptCheckpointIsAnErrorNamingTheFile) {
+  TempFolder folder;
+  Config config = tiny_config("classify", folder);
+  TrainOptions stop = quiet();
+  stop.stop_after_steps = 2;
+  train(config, stop);
+  const std::string path = checkpoint_path(config);
+  const std::uintmax_t size = std::filesystem::file_size(path);
+  for (const std::uintmax_t keep : {std::uintmax_t(0), std::uintmax_t(5), size / 2, size - 3}) {
+    std::filesystem::resize_file(path, keep);
+    TrainOptions resume = quiet();
+    resume.resume = true;
+    try {
+      train(config, resume);
+      ADD_FAILURE() << "resume from a checkpoint truncated to " << keep << " bytes did not throw";
+    } catch (const std::exception& error) {
+      EXPECT_NE(std::string(error.what()).find(path), std::string::npos) << error.what();
+    }
+  }
+  std::filesystem::remove(path);
+  TrainOptions resume = quiet();
+  resume.resume = true;
+  EXPECT_THROW(train(config, resume), std::invalid_argument);
+}
+
+TEST(Resume, CheckpointOfAnotherModelSizeNamesTheTensor) {
+  TempFolder folder;
+  Config config = tiny_config("classify", folder);
+  TrainOptions stop = quiet();
+  stop.stop_after_steps = 1;
+  train(config, stop);
+  config.model.hidden_size = 12;
+  TrainOptions resume = quiet();
+  resume.resume = true;
+  try {
+    train(config, resume);
+    FAIL() << "resume into another model size did not throw";
+  } catch (const std::invalid_argument& error) {
+    EXPECT_NE(std::string(error.what()).find("weight"), std::string::npos) << error.what();
+  }
+}
+
+TEST(Divergence, NaNLossStopsNamingTheStepAndKeepsTheLastCheckpoint) {
+  TempFolder folder;
+  Config config = tiny_config("language_model", folder);
+  config.train.optimizer = "sgd";
+  config.train.lr = 1e38;
+  config.train.clip_norm = 0;
+  config.output.checkpoint_every = 1;
+  try {
+    train(config, quiet());
+    FAIL() << "lr = 1e38 trained without a non-finite loss";
+  } catch (const std::runtime_error& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find("step "), std::string::npos) << message;
+    EXPECT_NE(message.find("loss"), std::string::npos) << message;
+  }
+  // Checkpoint of the last finite step (or none if the first step diverged already).
+  if (std::filesystem::exists(checkpoint_path(config))) {
+    EXPECT_NO_THROW(load_checkpoint(checkpoint_path(config)));
+  }
+}
+
+}  // namespace
+}  // namespace rnnlab::trainer
