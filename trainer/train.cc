@@ -190,14 +190,20 @@ class Trainer {
         const data::Batch& batch = batches[size_t(batch_in_epoch_)];
 
         // 1. Forward and loss; the gradient of the global mean loss.
+        // A rank whose slice of an uneven last batch is empty contributes zero gradients and
+        // loss terms but still takes part in every collective of the step.
+        const bool has_data = batch.batch_size > 0;
         model_->zero_grads();
         MetricSums sums;
-        const auto& output = model_->forward(batch, true, dropout_seed(config_.train.seed, step_), &carried_);
-        objective_->evaluate(batch, output, sums, &diff_output);
+        if (has_data) {
+          const auto& output = model_->forward(batch, true, dropout_seed(config_.train.seed, step_), &carried_);
+          objective_->evaluate(batch, output, sums, &diff_output);
+        }
         // 2. Backward, then sum gradients and loss over ranks.
         collectives_->set_context("step " + std::to_string(step_ + 1));
         collectives_->begin_gradients();
-        model_->backward(diff_output, [&](int64_t begin, int64_t end) { collectives_->ready(begin, end); });
+        if (has_data)
+          model_->backward(diff_output, [&](int64_t begin, int64_t end) { collectives_->ready(begin, end); });
         collectives_->end_gradients();
         // A NaN/Inf on any rank stops every rank in step, naming the rank.
         collectives_->vote(std::isfinite(sums.loss_sum), "training loss",
@@ -285,6 +291,7 @@ class Trainer {
     MetricSums sums;
     CarriedState state;
     for (const auto& batch : data_->batches(split, batch_options(0))) {
+      if (batch.batch_size == 0) continue;  // this rank's slice of an uneven last batch
       const auto& output = model_->forward(batch, false, 0, &state);
       objective_->evaluate(batch, output, sums, nullptr);
     }
