@@ -25,5 +25,6 @@ void add_config_command(CLI::App& app, Commands& commands);
 void add_data_command(CLI::App& app, Commands& commands);
 void add_doctor_command(CLI::App& app, Commands& commands);
 void add_runs_command(CLI::App& app, Commands& commands);
+void add_sweep_command(CLI::App& app, Commands& commands);
 
 }  // namespace rnnlab::cli

@@ -1,0 +1,91 @@
+#include "experiments/launch.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <stdexcept>
+
+namespace rnnlab::experiments::detail {
+
+pid_t spawn(const std::vector<std::string>& argv, const std::string& log_path) {
+  const int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (log < 0) throw std::runtime_error("cannot write trial log " + log_path + ": " + std::strerror(errno));
+  std::vector<char*> args;
+  for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    const int error = errno;
+    ::close(log);
+    throw std::runtime_error(std::string("fork: ") + std::strerror(error));
+  }
+  if (pid == 0) {
+    // Child: only async-signal-safe calls until exec.
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent) ::_exit(126);  // the sweep died before prctl took effect
+    ::dup2(log, STDOUT_FILENO);
+    ::dup2(log, STDERR_FILENO);
+    ::execvp(args[0], args.data());
+    const char* reason = std::strerror(errno);
+    (void)!::write(STDERR_FILENO, "rnnlab sweep: cannot run ", 25);
+    (void)!::write(STDERR_FILENO, args[0], std::strlen(args[0]));
+    (void)!::write(STDERR_FILENO, ": ", 2);
+    (void)!::write(STDERR_FILENO, reason, std::strlen(reason));
+    (void)!::write(STDERR_FILENO, "\n", 1);
+    ::_exit(127);
+  }
+  ::close(log);
+  return pid;
+}
+
+bool reap(pid_t pid, int* code, std::string* how) {
+  int status = 0;
+  const pid_t done = ::waitpid(pid, &status, WNOHANG);
+  if (done == 0) return false;
+  if (done < 0) {
+    *code = 1;
+    *how = std::string("waitpid: ") + std::strerror(errno);
+    return true;
+  }
+  if (WIFEXITED(status)) {
+    *code = WEXITSTATUS(status);
+    *how = "exit code " + std::to_string(*code);
+  } else {
+    *code = 128 + WTERMSIG(status);
+    *how = "killed by signal " + std::to_string(WTERMSIG(status)) + " (" + ::strsignal(WTERMSIG(status)) + ")";
+  }
+  return true;
+}
+
+std::string log_tail(const std::string& path, int lines) {
+  std::ifstream file(path);
+  std::deque<std::string> tail;
+  for (std::string line; std::getline(file, line);) {
+    // Progress lines end in carriage returns; keep what a person would have seen last.
+    const size_t cr = line.find_last_of('\r', line.size() > 0 ? line.size() - 1 : 0);
+    if (cr != std::string::npos && cr + 1 < line.size()) line = line.substr(cr + 1);
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    tail.push_back(line);
+    if (int(tail.size()) > lines) tail.pop_front();
+  }
+  std::string out;
+  for (const std::string& line : tail) out += (out.empty() ? "" : "\n") + line;
+  return out;
+}
+
+std::string self_executable() {
+  char path[4096];
+  const ssize_t size = ::readlink("/proc/self/exe", path, sizeof path - 1);
+  if (size <= 0) throw std::runtime_error("cannot find this program's path (/proc/self/exe)");
+  return std::string(path, size_t(size));
+}
+
+}  // namespace rnnlab::experiments::detail

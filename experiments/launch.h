@@ -1,0 +1,31 @@
+// Trial processes for the process and mpirun launch modes (internal to experiments/).
+//
+// A child gets SIGTERM when the sweep process dies (PR_SET_PDEATHSIG), so a killed sweep
+// leaves no trial training on: the trainer ends the run after its current step with a
+// checkpoint, marked killed, and a resumed sweep continues it from there.
+// Failure: fork/exec problems throw std::runtime_error; a child that cannot exec its
+// program exits 127 with the reason in its log.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace rnnlab::experiments::detail {
+
+// Starts argv[0] (a path, or a name looked up in PATH) with its stdout and stderr
+// appended to log_path.
+pid_t spawn(const std::vector<std::string>& argv, const std::string& log_path);
+
+// Non-blocking: true when `pid` has exited, with a description ("exit code 1", "killed by
+// signal 9 (Killed)") in *how and the exit code (128 + signal when signalled) in *code.
+bool reap(pid_t pid, int* code, std::string* how);
+
+// The last non-empty lines of a log (for a failed trial's error text).
+std::string log_tail(const std::string& path, int lines);
+
+// This program's own path (/proc/self/exe).
+std::string self_executable();
+
+}  // namespace rnnlab::experiments::detail
