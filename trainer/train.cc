@@ -3,10 +3,12 @@
 #include <omp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -93,6 +95,33 @@ class GradientNorms {
   int64_t steps_ = 0;
 };
 
+// Environment switches read once per run (inert unless set):
+//   RNNLAB_DIST_OVERLAP=0  all-reduce the gradients in one blocking call after backward
+//       instead of bucket by bucket during it (for measuring what the overlap buys; the
+//       results are the same). Until the config grows a key for it.
+//   RNNLAB_DIST_BUCKET_MB=X  gradient bucket size (default 4 MB; small values give many
+//       buckets, for tests and for measuring the overlap).
+// Test hooks for tests/dist/train_* (not for users):
+//   RNNLAB_TEST_INJECT_NAN_RANK=R, RNNLAB_TEST_INJECT_NAN_STEP=S (default 3): rank R's
+//       training loss of step S becomes NaN, so a test can check that every rank stops
+//       with a message naming R and S.
+//   RNNLAB_TEST_DUMP_PARAMS=PREFIX: when train() ends normally, every rank writes its
+//       parameters as raw float32 to PREFIX.rank<R>, so a test can compare ranks.
+struct EnvironmentSwitches {
+  bool overlap = true;
+  double bucket_megabytes = 4.0;
+  int nan_rank = -1;
+  int64_t nan_step = 3;
+  std::string dump_params;
+  EnvironmentSwitches() {
+    if (const char* v = std::getenv("RNNLAB_DIST_OVERLAP")) overlap = std::string(v) != "0";
+    if (const char* v = std::getenv("RNNLAB_DIST_BUCKET_MB")) bucket_megabytes = std::max(std::atof(v), 1e-6);
+    if (const char* v = std::getenv("RNNLAB_TEST_INJECT_NAN_RANK")) nan_rank = std::atoi(v);
+    if (const char* v = std::getenv("RNNLAB_TEST_INJECT_NAN_STEP")) nan_step = std::atoll(v);
+    if (const char* v = std::getenv("RNNLAB_TEST_DUMP_PARAMS")) dump_params = v;
+  }
+};
+
 uint64_t dropout_seed(uint64_t seed, int64_t step) { return layers::random_bits(seed, 0xD0, uint64_t(step)); }
 
 class Trainer {
@@ -109,7 +138,7 @@ class Trainer {
     std::vector<int64_t> segment_ends;
     for (const auto& segment : model_->segments()) segment_ends.push_back(segment.offset + segment.size());
     collectives_ = std::make_unique<Collectives>(options.communicator, model_->grads(), model_->parameter_count(),
-                                                 segment_ends, /*bucket_megabytes=*/4.0, /*overlap=*/true);
+                                                 segment_ends, switches_.bucket_megabytes, switches_.overlap);
     steps_per_epoch_ = int64_t(data_->batches(data::Split::train, batch_options(0)).size());
     if (steps_per_epoch_ == 0) throw std::invalid_argument(config.source + ": the training split has no batches");
     total_steps_ = steps_per_epoch_ * config.train.epochs;
@@ -157,11 +186,20 @@ class Trainer {
     result_.steps = step_;
     result_.epochs = epoch_;
     result_.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    if (!switches_.dump_params.empty()) dump_params();
     return result_;
   }
 
  private:
   bool is_root() const { return collectives_->rank() == 0; }
+
+  void dump_params() const {
+    const std::string path = switches_.dump_params + ".rank" + std::to_string(collectives_->rank());
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(model_->params()),
+              std::streamsize(sizeof(float) * size_t(model_->parameter_count())));
+    if (!out) throw std::runtime_error("cannot write " + path);
+  }
   bool early_lower_is_better() const {
     if (config_.train.early_stopping.goal == "max") return false;
     return Objective::lower_is_better(early_metric_);
@@ -199,6 +237,7 @@ class Trainer {
           const auto& output = model_->forward(batch, true, dropout_seed(config_.train.seed, step_), &carried_);
           objective_->evaluate(batch, output, sums, &diff_output);
         }
+        if (collectives_->rank() == switches_.nan_rank && step_ + 1 == switches_.nan_step) sums.loss_sum = NAN;
         // 2. Backward, then sum gradients and loss over ranks.
         collectives_->set_context("step " + std::to_string(step_ + 1));
         collectives_->begin_gradients();
@@ -374,6 +413,7 @@ class Trainer {
 
   const Config& config_;
   TrainOptions options_;
+  EnvironmentSwitches switches_;
   std::unique_ptr<Collectives> collectives_;
   std::unique_ptr<data::TaskData> data_;
   data::TaskInfo info_;
