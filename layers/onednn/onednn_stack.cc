@@ -112,9 +112,12 @@ class OnednnStack final : public RecurrentStack {
       : options_(options), tuning_(tuning), engine_(dnnl::engine::kind::cpu, 0), stream_(engine_) {
     validate(options_);
     const int layers = options_.num_layers;
-    // oneDNN stacks layers in one primitive only when every layer has the same input size
-    // and one direction (its bidirectional stacks run the two directions independently
-    // through all layers, unlike PyTorch), and nothing runs between layers (dropout).
+    // One primitive runs several layers only when they share an input size and nothing
+    // runs between them (dropout). Bidirectional stacks always go layer by layer: PyTorch
+    // feeds each direction of layer k both directions of layer k-1, which oneDNN's
+    // multi-layer weights_layer {L, D, I, G, H} (one I for all layers) cannot express
+    // when I != 2*S; we did not test whether oneDNN's fused bidirectional stack matches
+    // PyTorch even when I == 2*S, so we do not use it.
     const bool stackable = tuning_.fuse_layers && direction_count(options_.direction) == 1 && options_.dropout == 0.0f;
     if (stackable && layers > 1 && options_.input_size == options_.state_size()) {
       groups_.emplace_back(options_, 0, layers);
