@@ -55,6 +55,11 @@ std::string trial_id(const std::vector<std::string>& parameter_overrides, int re
   uint64_t hash = fnv1a("rnnlab-trial-v1");
   for (const std::string& override_text : sorted) hash = fnv1a(override_text + '\n', hash);
   hash = fnv1a("repeat=" + std::to_string(repeat), hash);
+  // FNV's last bytes barely reach the high bits: mix (splitmix64's finalizer) so ids of
+  // neighbouring trials differ everywhere, not in one digit.
+  hash = (hash ^ (hash >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  hash = (hash ^ (hash >> 27)) * 0x94d049bb133111ebULL;
+  hash ^= hash >> 31;
   char text[17];
   std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(hash));
   return std::string(text, 12);

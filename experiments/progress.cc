@@ -47,6 +47,7 @@ void SweepProgress::draw(bool force) {
   const double since = std::chrono::duration<double>(now - last_draw_).count();
   if (!force && since < (tty_ ? 0.5 : 60.0)) return;
   last_draw_ = now;
+  drawn_ = true;
   if (tty_) std::fprintf(out_, "\r\033[K%s", line().c_str());
   else std::fprintf(out_, "%s\n", line().c_str());
   std::fflush(out_);
@@ -91,8 +92,9 @@ void SweepProgress::tick() { draw(false); }
 
 void SweepProgress::finish() {
   if (!out_) return;
-  if (tty_) std::fprintf(out_, "\r\033[K");
-  std::fprintf(out_, "%s\n", line().c_str());
+  // A log already has the last event's line; a terminal needs its line ended.
+  if (tty_) std::fprintf(out_, "\r\033[K%s\n", line().c_str());
+  else if (!drawn_) std::fprintf(out_, "%s\n", line().c_str());
   std::fflush(out_);
 }
 

@@ -31,6 +31,7 @@ class SweepProgress {
   int total_;
   std::FILE* out_;
   bool tty_;
+  bool drawn_ = false;  // a log got at least one line
   int running_ = 0, finished_ = 0, pruned_ = 0, failed_ = 0, reused_ = 0;
   std::chrono::steady_clock::time_point start_, last_draw_;
 };
