@@ -90,7 +90,10 @@ int64_t steps_per_epoch(Config config) {
 
 // Uninterrupted losses vs. the concatenation of a run stopped after `stop_after` steps
 // (checkpoint written on stop) and its resumed rest.
-void expect_resume_equals_uninterrupted(Config config, int64_t stop_after, const std::string& what) {
+// `carried`: whether the stop falls mid-epoch of a language model, so the checkpoint must
+// hold the hidden state the next batch continues from.
+void expect_resume_equals_uninterrupted(Config config, int64_t stop_after, const std::string& what,
+                                        bool carried = false) {
   TempFolder whole_dir, split_dir;
   config.output.dir = whole_dir.file("run");
   const TrainResult whole = train(config, quiet());
@@ -102,6 +105,11 @@ void expect_resume_equals_uninterrupted(Config config, int64_t stop_after, const
   const TrainResult part1 = train(config, first);
   ASSERT_EQ(part1.status, "killed") << what;
   ASSERT_EQ(part1.steps, stop_after) << what;
+  if (carried) {  // (other tasks may store a state too; their batches never continue it)
+    const Checkpoint saved = load_checkpoint(checkpoint_path(config));
+    EXPECT_NE(saved.find("carried.h"), nullptr) << what;
+    EXPECT_EQ(saved.find("carried.c") != nullptr, config.model.cell == "lstm") << what;
+  }
   TrainOptions second = quiet();
   second.resume = true;
   const TrainResult part2 = train(config, second);
@@ -124,8 +132,32 @@ TEST(Resume, LanguageModelMidEpochCarriesTheHiddenState) {
   ASSERT_GT(steps_per_epoch(config), 4);
   for (const std::string cell : {"lstm", "gru"}) {
     config.model.cell = cell;
-    expect_resume_equals_uninterrupted(config, 3, "language_model " + cell + " stopped at step 3");
+    expect_resume_equals_uninterrupted(config, 3, "language_model " + cell + " stopped at step 3", true);
   }
+}
+
+// The check above would see a lost hidden state: resuming from the same checkpoint with
+// the carried tensors removed gives another loss right at the first resumed step.
+TEST(Resume, WithoutTheCarriedStateTheCurveDiffers) {
+  TempFolder whole_dir, split_dir;
+  Config config = tiny_config("language_model", whole_dir);
+  config.train.epochs = 1;
+  const TrainResult whole = train(config, quiet());
+  config.output.dir = split_dir.file("run");
+  TrainOptions first = quiet();
+  first.stop_after_steps = 3;
+  train(config, first);
+  const Checkpoint saved = load_checkpoint(checkpoint_path(config));
+  std::vector<TensorRef> kept;
+  for (const auto& t : saved.tensors)
+    if (t.name.rfind("carried.", 0) != 0) kept.push_back({t.name, t.shape, t.data.data()});
+  ASSERT_LT(kept.size(), saved.tensors.size());
+  save_checkpoint(checkpoint_path(config), kept, saved.metadata);
+  TrainOptions second = quiet();
+  second.resume = true;
+  const TrainResult rest = train(config, second);
+  ASSERT_FALSE(rest.train_losses.empty());
+  EXPECT_NE(rest.train_losses[0], whole.train_losses[3]);
 }
 
 TEST(Resume, ClassifyWithDropoutAndAdam) {
@@ -153,7 +185,8 @@ TEST(Resume, AtAnEpochEndAndWithPeriodicCheckpoints) {
   config.train.momentum = 0.9;
   config.train.nesterov = true;
   config.train.lr = 0.5;
-  expect_resume_equals_uninterrupted(config, per_epoch + 1, "sgd, checkpoint_every 2, stopped 1 step into epoch 2");
+  expect_resume_equals_uninterrupted(config, per_epoch + 1, "sgd, checkpoint_every 2, stopped 1 step into epoch 2",
+                                     true);
 }
 
 TEST(Resume, CorruptCheckpointIsAnErrorNamingTheFile) {
