@@ -81,6 +81,15 @@ std::string log_tail(const std::string& path, int lines) {
   return out;
 }
 
+std::string log_error(const std::string& path) {
+  // rnnlab's own error line says what went wrong; mpirun's epilogue after it does not.
+  std::ifstream file(path);
+  std::string error;
+  for (std::string line; std::getline(file, line);)
+    if (line.find("rnnlab: error:") != std::string::npos) error = line.substr(line.find("rnnlab: error:"));
+  return error.empty() ? log_tail(path, 3) : error;
+}
+
 std::string self_executable() {
   char path[4096];
   const ssize_t size = ::readlink("/proc/self/exe", path, sizeof path - 1);

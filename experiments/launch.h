@@ -24,6 +24,8 @@ bool reap(pid_t pid, int* code, std::string* how);
 
 // The last non-empty lines of a log (for a failed trial's error text).
 std::string log_tail(const std::string& path, int lines);
+// The last "rnnlab: error: ..." line of a log (any rank's), else its last 3 lines.
+std::string log_error(const std::string& path);
 
 // This program's own path (/proc/self/exe).
 std::string self_executable();

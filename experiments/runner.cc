@@ -362,7 +362,7 @@ class SweepRunner {
     if (entry.pruning) return record(entry.index, "pruned", entry.prune_reason, entry.run_id, seconds);
     if (code == 0) return record(entry.index, "finished", "", entry.run_id, seconds);
     if (code == 130 && stopping_) return record(entry.index, "interrupted", "", 0, seconds);
-    std::string error = detail::log_tail(entry.log, 3);
+    std::string error = detail::log_error(entry.log);
     error = "rnnlab train " + how + (error.empty() ? "" : ": " + error);
     if (code == 130) {  // stopped by someone else's SIGINT/SIGTERM: the user wants out
       stopping_ = true;
