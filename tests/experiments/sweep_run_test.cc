@@ -66,6 +66,8 @@ class SweepRunTest : public ::testing::Test {
     return out;
   }
 
+  void failing_trial_sweep(const std::string& launch);
+
   std::string dir_;
 };
 
@@ -75,11 +77,12 @@ std::string param(const tracking::RunDetails& run, const std::string& key) {
   return "?";
 }
 
-TEST_F(SweepRunTest, FailingTrialIsRecordedFailedAndTheOthersFinish) {
-  // lr = 1e30 makes the loss overflow: the trainer throws on the non-finite loss.
+// lr = 1e30 makes the loss overflow: the trainer throws on the non-finite loss (in
+// process), or `rnnlab train` exits 1 (process mode, two trials at once).
+void SweepRunTest::failing_trial_sweep(const std::string& launch) {
   const SweepSpec spec = load_sweep(write("fails", "parameters:\n"
                                                    "  model.cell: {values: [lstm, gru]}\n"
-                                                   "  train.lr: {values: [0.01, 1.0e+30]}\n"));
+                                                   "  train.lr: {values: [0.01, 1.0e+30]}\n" + launch));
   SweepOptions options;
   options.quiet = true;
   const SweepResult result = run_sweep(spec, options);
@@ -120,6 +123,29 @@ TEST_F(SweepRunTest, FailingTrialIsRecordedFailedAndTheOthersFinish) {
   const SweepResult again = run_sweep(spec, options);
   EXPECT_EQ(again.reused, 4);
   EXPECT_EQ(runs_by_trial(spec).size(), 4u);
+}
+
+TEST_F(SweepRunTest, FailingTrialIsRecordedFailedAndTheOthersFinishInProcess) { failing_trial_sweep(""); }
+
+TEST_F(SweepRunTest, FailingTrialIsRecordedFailedAndTheOthersFinishAsProcesses) {
+  failing_trial_sweep(std::string("launch: {mode: process, parallel: 2, rnnlab: ") + RNNLAB_BINARY + "}\n");
+}
+
+TEST_F(SweepRunTest, AshaStopsTrialsThatDoNotLearnAtTheFirstRung) {
+  const SweepSpec spec = load_sweep(write("asha", "parameters:\n"
+                                                  "  train.lr: {values: [0.02, 1.0e-9]}\n"
+                                                  "repeats: 2\n"
+                                                  "pruning: {method: asha, min_step: 4, reduction_factor: 2}\n"));
+  SweepOptions options;
+  options.quiet = true;
+  const SweepResult result = run_sweep(spec, options);
+  EXPECT_EQ(result.failed, 0);
+  EXPECT_GE(result.finished, 1);  // the first trial is alone at every rung
+  for (const auto& run : runs_by_trial(spec)) {
+    if (std::stod(param(run.second, "train.lr")) > 1e-6) continue;
+    EXPECT_EQ(run.second.run.status, "pruned");
+    EXPECT_NE(run.second.run.error.find("rung step 4"), std::string::npos) << run.second.run.error;
+  }
 }
 
 TEST_F(SweepRunTest, MedianPruningStopsTrialsThatDoNotLearn) {
