@@ -5,6 +5,8 @@
 // step and leaves the previous checkpoint loadable.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <numeric>
@@ -47,6 +49,9 @@ TEST_P(LossFalls, OverAFewDozenSteps) {
   for (double loss : result.train_losses) ASSERT_TRUE(std::isfinite(loss));
   // Means of the first and last 5 steps: single steps are noisy, these are not.
   const double first = mean(result.train_losses, 0, 5), last = mean(result.train_losses, 35, 40);
+  char text[64];
+  std::snprintf(text, sizeof text, "%.17g", last / first);
+  RecordProperty("last_over_first", text);
   EXPECT_LT(last, 0.8 * first) << task << " on " << backend << ": first " << first << ", last " << last;
   EXPECT_FALSE(result.test.empty());
   EXPECT_TRUE(std::filesystem::exists(checkpoint_path(config)));
@@ -59,6 +64,23 @@ INSTANTIATE_TEST_SUITE_P(
                                          "adding", "copy"),
                        ::testing::Values("onednn", "reference")),
     [](const auto& test) { return std::get<0>(test.param) + "_" + std::get<1>(test.param); });
+
+// The two CPU backends follow the same curve (to float rounding) through the whole loop:
+// same initial weights, same data order, same dropout masks.
+TEST(TrainBackends, OneDnnAndReferenceTrainAlike) {
+  for (const std::string task : {"language_model", "tag", "forecast"}) {
+    TempFolder a, b;
+    Config onednn = tiny_config(task, a, "onednn"), reference = tiny_config(task, b, "reference");
+    for (Config* config : {&onednn, &reference}) {
+      config->train.max_steps = 20;
+      config->model.layers = 2;
+      config->model.bidirectional = task == "tag";
+    }
+    const auto x = train(onednn, quiet()).train_losses, y = train(reference, quiet()).train_losses;
+    ASSERT_EQ(x.size(), y.size());
+    for (size_t i = 0; i < x.size(); ++i) EXPECT_NEAR(x[i], y[i], 1e-4 * std::fabs(y[i]) + 1e-6) << task << " step " << i + 1;
+  }
+}
 
 TEST(Determinism, SameSeedSameLossesOtherSeedOtherLosses) {
   for (const std::string task : {"language_model", "classify"}) {
