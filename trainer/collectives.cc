@@ -42,6 +42,11 @@ void Collectives::vote(bool local_ok, const std::string& what, const std::string
   }
 }
 
+bool Collectives::any(bool local) {
+  if (!communicator_) return local;
+  return communicator_->all_reduce(local ? 1.0 : 0.0, dist::ScalarOp::max) > 0;
+}
+
 void Collectives::set_context(const std::string& context) {
   if (communicator_) communicator_->set_context(context);
 }

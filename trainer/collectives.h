@@ -37,6 +37,9 @@ class Collectives {
   // Throws dist::RankFailure on every rank when any rank's `local_ok` is false, naming
   // the ranks and their messages (a NaN loss on one rank stops all of them in step).
   void vote(bool local_ok, const std::string& what, const std::string& message);
+  // True on every rank when any rank's `local` is true (a stop signal seen by some ranks
+  // only: every rank must stop after the same step, or the others wait in a collective).
+  bool any(bool local);
   // What the loop is doing, shown when a collective times out ("step 120").
   void set_context(const std::string& context);
 

@@ -274,7 +274,8 @@ class Trainer {
         const bool eval_now = config_.train.eval_every > 0 ? step_ % config_.train.eval_every == 0 : epoch_end;
         std::string stop;
         if (eval_now) stop = validate_and_decide(log, progress, norms, epoch_sums, epoch_start, epoch_tokens);
-        const bool stopping = !stop.empty() || signals.requested() ||
+        // Every rank decides alike: a signal may reach the ranks in different steps.
+        const bool stopping = !stop.empty() || collectives_->any(signals.requested()) ||
                               (options_.stop_after_steps > 0 && steps_this_call >= options_.stop_after_steps);
         const bool checkpoint_now = config_.output.checkpoint_every > 0
                                         ? step_ % config_.output.checkpoint_every == 0
