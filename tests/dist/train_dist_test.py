@@ -22,6 +22,8 @@ Cases (each one ctest test; every job runs under an outer timeout, so nothing ha
                   communicator's timeout, the last checkpoint still resumes, and the tracked
                   run ends up killed: rank 0 dies with the job before it can say so, so it is
                   the tracker's stale-heartbeat rule that marks it (about 60 s later).
+  sigterm NP      SIGTERM to the last rank only: every rank stops after the same step (exit
+                  130), the checkpoint holds that step, the tracked run is marked killed.
 Exit status 0 = pass; the output says what was compared.
 """
 import array
@@ -349,10 +351,59 @@ def case_kill(directory, timeout_seconds=60):
     print(f"PASS: job ended (exit {proc.returncode}) {elapsed:.1f} s after the kill; run marked {status}")
 
 
+def case_sigterm(directory):
+    """SIGTERM to one rank only (a scheduler's stop reaching the ranks at different moments):
+    every rank stops after the same step, rank 0 writes the checkpoint and marks the run
+    killed, and the job ends promptly instead of waiting in a collective for the watchdog."""
+    config = write_config(directory, "lstm_bidir_adding")
+    db = os.path.join(directory, "runs.db")
+    out_dir = os.path.join(directory, "sigterm")
+    overrides = ["train.batch_size=4", f"output.dir={out_dir}", f"output.tracker={db}", "train.epochs=100000",
+                 "output.checkpoint_every=1000000"]
+    proc = subprocess.Popen(command(NP, config, overrides), env=ENV, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + JOB_TIMEOUT
+        while True:
+            if proc.poll() is not None:
+                fail(f"the job ended before the signal (exit {proc.returncode}):\n{proc.stdout.read()}")
+            if time.monotonic() > deadline:
+                fail("no training progress within the job timeout")
+            steps = losses(out_dir) if os.path.exists(os.path.join(out_dir, "metrics.jsonl")) else {}
+            if steps and max(steps) >= 10:
+                break
+            time.sleep(0.1)
+        pids = rank_pids(proc.pid)
+        os.kill(pids[NP - 1], signal.SIGTERM)
+        signalled_at = time.monotonic()
+        try:
+            output, _ = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            fail(f"the job still runs 30 s after SIGTERM to rank {NP - 1}: the ranks did not stop together")
+        elapsed = time.monotonic() - signalled_at
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)  # our own job's process group only
+    print(output)
+    print(f"--- exit {proc.returncode}, {elapsed:.1f} s after SIGTERM to rank {NP - 1}")
+    if proc.returncode != 130:
+        fail(f"expected exit 130 (stopped by a signal), got {proc.returncode}")
+    with open(os.path.join(out_dir, "checkpoint.safetensors"), "rb") as f:
+        header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
+    step = int(json.loads(header["__metadata__"]["rnnlab"])["step"])
+    last = max(losses(out_dir))
+    if step != last:
+        fail(f"checkpoint at step {step}, but the last step trained was {last}")
+    status, error = run_status(db)
+    if status != "killed":
+        fail(f"tracked run is '{status}' ({error!r}), expected killed")
+    print(f"PASS: every rank stopped after step {step}, checkpoint written, run marked killed")
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix=f"rnnlab-train-{CASE}-") as directory:
         cases = {"equivalence": case_equivalence, "overlap": case_overlap, "resume": case_resume,
-                 "nan": case_nan, "kill": case_kill}
+                 "nan": case_nan, "kill": case_kill, "sigterm": case_sigterm}
         if CASE not in cases:
             fail(f"unknown case {CASE} (choices: {', '.join(cases)})")
         cases[CASE](directory)
