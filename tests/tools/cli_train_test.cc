@@ -2,12 +2,15 @@
 // configs in tests/tools/configs, checking exit codes and what the messages name.
 #include <gtest/gtest.h>
 
+#include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 #include "tests/trainer/train_test_util.h"
@@ -153,6 +156,49 @@ TEST(CliTrain, DivergenceExitsNonZeroNamingTheStepAndKeepsTheCheckpoint) {
     const CliRun generate = rnnlab("generate run --length 5", folder);
     EXPECT_EQ(generate.code, 0) << generate.output;
   }
+}
+
+// SIGINT ends the run after the current step with a checkpoint, exit code 130, and
+// --resume continues from it. The signal is sent once metrics.jsonl has a training loss,
+// i.e. once the loop (and its signal handler) is running; no fixed sleeps.
+TEST(CliTrain, InterruptCheckpointsAndResumeContinues) {
+  TempFolder folder;
+  folder.write("text.txt", rnnlab::trainer::testing_util::tiny_text());
+  const std::string log = folder.file("interrupted.log");
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (chdir(folder.file("").c_str()) != 0) _exit(99);
+    if (!freopen(log.c_str(), "w", stderr)) _exit(99);
+    const std::string path = std::string(RNNLAB_CONFIGS) + "/tiny_lm.yaml";
+    execl(RNNLAB_BIN, RNNLAB_BIN, "train", "-q", path.c_str(), "train.epochs=100000", static_cast<char*>(nullptr));
+    _exit(98);
+  }
+  bool running = false;
+  for (int i = 0; i < 6000 && !running; ++i) {  // up to 60 s on a loaded machine
+    std::ifstream metrics(folder.file("run/metrics.jsonl"));
+    running = std::string(std::istreambuf_iterator<char>(metrics), {}).find("train_loss") != std::string::npos;
+    if (!running) usleep(10000);
+  }
+  kill(pid, SIGINT);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(running) << "training never started";
+  ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status);
+  std::ifstream text(log);
+  const std::string output((std::istreambuf_iterator<char>(text)), {});
+  EXPECT_EQ(WEXITSTATUS(status), 130) << output;
+  EXPECT_TRUE(contains(output, "killed")) << output;
+  EXPECT_NO_THROW(rnnlab::trainer::load_checkpoint(folder.file("run/checkpoint.safetensors")));
+  const size_t at = output.find("killed after ");
+  ASSERT_NE(at, std::string::npos) << output;
+  const long long steps = std::stoll(output.substr(at + 13));
+  ASSERT_GT(steps, 0);
+  const std::string target = std::to_string(steps + 3);
+  const CliRun resumed =
+      rnnlab("train -q --resume " + config("tiny_lm.yaml") + " train.epochs=100000 train.max_steps=" + target, folder);
+  EXPECT_EQ(resumed.code, 0) << resumed.output;
+  EXPECT_TRUE(contains(resumed.output, "finished after " + target + " steps")) << resumed.output;
 }
 
 TEST(CliGenerate, ClassifyCheckpointIsRefusedClearly) {
