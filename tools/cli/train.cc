@@ -4,6 +4,8 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,7 +31,13 @@ struct TrainArgs {
 int run_train(const TrainArgs& args) {
   // Under mpirun every rank runs this; the communicator makes them one data-parallel job.
   std::unique_ptr<dist::Communicator> communicator;
-  if (dist::launched_by_mpi()) communicator = dist::create_communicator();
+  // RNNLAB_DIST_TIMEOUT: seconds a collective may stall before every rank is stopped (60).
+  if (dist::launched_by_mpi()) {
+    dist::CommunicatorOptions comm_options;
+    if (const char* timeout = std::getenv("RNNLAB_DIST_TIMEOUT")) comm_options.timeout_seconds = std::atof(timeout);
+    if (!(comm_options.timeout_seconds > 0)) throw std::invalid_argument("RNNLAB_DIST_TIMEOUT must be > 0 seconds");
+    communicator = dist::create_communicator(comm_options);
+  }
   const bool root = !communicator || communicator->rank() == 0;
   try {
     const trainer::Config config = trainer::load_config(args.path, args.overrides);
