@@ -33,11 +33,7 @@ LoadedModel load_model(const std::string& checkpoint_path, const std::string& ba
   if (info.output_size <= 0)
     throw std::invalid_argument(checkpoint_path + ": metadata lacks the model's output size");
   loaded.model = std::make_unique<Model>(model_spec(loaded.config, info), loaded.config.train.seed);
-  std::vector<Model::Tensor> tensors;
-  for (const auto& t : checkpoint.tensors)
-    if (t.name.rfind("optimizer.", 0) != 0 && t.name.rfind("carried.", 0) != 0)
-      tensors.push_back({t.name, t.shape, t.data});
-  loaded.model->import_tensors(tensors);
+  import_checkpoint(*loaded.model, checkpoint);
   return loaded;
 }
 

@@ -7,6 +7,7 @@
 #include "layers/dense.h"
 #include "layers/dropout.h"
 #include "layers/pytorch_format.h"
+#include "trainer/checkpoint.h"
 
 namespace rnnlab::trainer {
 namespace {
@@ -287,6 +288,17 @@ void Model::import_tensors(const std::vector<Tensor>& tensors) {
   if (by_name.size() != known) throw std::invalid_argument("checkpoint has tensors this model does not know");
   layers::from_pytorch_state(spec_.recurrent, recurrent, staged.data() + rnn_offset_);
   params_ = std::move(staged);
+}
+
+void import_checkpoint(Model& model, const Checkpoint& checkpoint) {
+  const nlohmann::json& meta = checkpoint.metadata;
+  if (!meta.is_object() || meta.value("format", "") != "rnnlab-checkpoint")
+    throw std::invalid_argument(checkpoint.path + ": not an rnnlab checkpoint (no rnnlab metadata)");
+  std::vector<Model::Tensor> tensors;
+  for (const auto& t : checkpoint.tensors)
+    if (t.name.rfind("optimizer.", 0) != 0 && t.name.rfind("carried.", 0) != 0)
+      tensors.push_back({t.name, t.shape, t.data});
+  model.import_tensors(tensors);
 }
 
 }  // namespace rnnlab::trainer

@@ -30,6 +30,8 @@
 
 namespace rnnlab::trainer {
 
+struct Checkpoint;
+
 struct ModelSpec {
   int vocab_size = 0;      // > 0: token input through an Embedding
   int input_features = 0;  // numeric input when vocab_size == 0
@@ -119,5 +121,11 @@ class Model {
   std::vector<float> embedded_, dst_, h_final_, c_final_, head_in_, head_mask_, output_;
   std::vector<float> diff_head_in_, diff_dst_, diff_h_final_, diff_embedded_;
 };
+
+// Loads the model tensors of an rnnlab checkpoint into `model` (the training state stored
+// beside them, "optimizer.*" and "carried.*", is left to the caller). Throws
+// std::invalid_argument naming the file when it is not an rnnlab checkpoint or does not
+// fit the model.
+void import_checkpoint(Model& model, const Checkpoint& checkpoint);
 
 }  // namespace rnnlab::trainer

@@ -379,14 +379,8 @@ class Trainer {
   void restore() {
     // Every rank reads the same file; the result is identical everywhere.
     const Checkpoint checkpoint = load_checkpoint(checkpoint_path(config_));
+    import_checkpoint(*model_, checkpoint);
     const json& meta = checkpoint.metadata;
-    if (!meta.is_object() || meta.value("format", "") != "rnnlab-checkpoint")
-      throw std::invalid_argument(checkpoint.path + ": not an rnnlab checkpoint (no rnnlab metadata)");
-    std::vector<Model::Tensor> model_tensors;
-    for (const auto& t : checkpoint.tensors)
-      if (t.name.rfind("optimizer.", 0) != 0 && t.name.rfind("carried.", 0) != 0)
-        model_tensors.push_back({t.name, t.shape, t.data});
-    model_->import_tensors(model_tensors);
     // value() with defaults: a const json's operator[] on a missing key is undefined.
     const json optimizer = meta.value("optimizer", json::object());
     if (optimizer.value("name", "") != optimizer_->name())
