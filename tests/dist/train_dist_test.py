@@ -250,10 +250,14 @@ def case_nan(directory):
     expected = "rank 1 failed in training loss: step 3 (epoch 1): training loss is nan"
     if expected not in text:
         fail(f"no message '{expected}'")
-    # Every rank reports the failure itself (RankFailure on every rank, no abort).
+    # Every rank leaves through the vote (RankFailure), not through an abort or a timeout.
+    # How many of them get to print before mpirun tears the job down after the first
+    # non-zero exit is a race, so count only that at least one did and none aborted.
     errors = [line for line in text.splitlines() if line.startswith("rnnlab: error:") and expected in line]
-    if len(errors) != NP:
-        fail(f"{len(errors)} ranks reported the failure, expected all {NP}")
+    if not errors:
+        fail("no rank reported the failure")
+    if "MPI_ABORT" in text or "timed out" in text:
+        fail("the job ended through an abort or a timeout, not through the vote")
     status, error = run_status(db)
     if status != "failed" or "rank 1" not in error:
         fail(f"tracked run is '{status}' ({error!r}), expected failed naming rank 1")

@@ -51,7 +51,10 @@ int run_train(const TrainArgs& args) {
                    static_cast<long long>(result.steps), result.seconds, trainer::checkpoint_path(config).c_str());
     return result.status == "killed" ? 130 : 0;
   } catch (const dist::RankFailure&) {
-    throw;  // every rank has it: each exits non-zero through the normal error path
+    // Every rank has it. Meet once more so that no rank exits (and makes mpirun kill the
+    // others) before rank 0 has marked the tracked run failed; then exit non-zero.
+    if (communicator) communicator->barrier();
+    throw;
   } catch (const std::exception& error) {
     // An error only this rank has: the others may sit in a collective, so end the job.
     if (communicator && communicator->size() > 1) communicator->fail(error.what());
