@@ -75,6 +75,13 @@ std::vector<AllReduceTiming> benchmark_all_reduce(Communicator& communicator, st
   return rows;
 }
 
+#ifndef RNNLAB_HAVE_NCCL
+std::vector<AllReduceTiming> benchmark_device_all_reduce(Communicator&, std::size_t, std::size_t, int, int) {
+  throw std::invalid_argument("benchmark_device_all_reduce: this build of rnnlab has no NCCL (configure with "
+                              "RNNLAB_WITH_CUDA=ON and MPI)");
+}
+#endif
+
 std::vector<OverlapTiming> measure_overlap(Communicator& communicator, std::size_t bytes,
                                            const std::vector<Progress>& modes, int iterations) {
   const Progress original = communicator.progress_mode();

@@ -32,6 +32,11 @@ struct AllReduceTiming {
 std::vector<AllReduceTiming> benchmark_all_reduce(Communicator& communicator, std::size_t min_bytes,
                                                   std::size_t max_bytes, int factor, int iterations);
 
+// The same measurement on DEVICE buffers, for the "nccl" communicator (one GPU per rank).
+// Throws std::invalid_argument for another communicator or when this build has no NCCL.
+std::vector<AllReduceTiming> benchmark_device_all_reduce(Communicator& communicator, std::size_t min_bytes,
+                                                         std::size_t max_bytes, int factor, int iterations);
+
 struct OverlapTiming {
   Progress progress = Progress::none;
   double communication_seconds = 0;  // blocking all-reduce alone

@@ -8,6 +8,9 @@
 #ifdef RNNLAB_HAVE_MPI
 #include "dist/mpi/mpi_communicator.h"
 #endif
+#ifdef RNNLAB_HAVE_NCCL
+#include "dist/nccl/nccl_communicator.h"
+#endif
 
 namespace rnnlab::dist {
 
@@ -98,8 +101,15 @@ std::vector<std::string> communicator_backends() {
 #ifdef RNNLAB_HAVE_MPI
   names.push_back("mpi");
 #endif
+#ifdef RNNLAB_HAVE_NCCL
+  names.push_back("nccl");
+#endif
   return names;
 }
+
+#ifndef RNNLAB_HAVE_NCCL
+std::string nccl_version() { return ""; }
+#endif
 
 std::unique_ptr<Communicator> create_communicator(const CommunicatorOptions& options) {
   std::string backend = options.backend;
@@ -107,6 +117,9 @@ std::unique_ptr<Communicator> create_communicator(const CommunicatorOptions& opt
   if (backend == "local") return std::make_unique<LocalCommunicator>(options);
 #ifdef RNNLAB_HAVE_MPI
   if (backend == "mpi") return create_mpi_communicator(options);
+#endif
+#ifdef RNNLAB_HAVE_NCCL
+  if (backend == "nccl") return create_nccl_communicator(options);
 #endif
   std::string choices;
   for (const std::string& name : communicator_backends()) choices += (choices.empty() ? "" : ", ") + name;

@@ -1,9 +1,10 @@
 // The communicator: what the trainer sees of data-parallel training.
 //
 // A Communicator connects the N ranks of one job. Implementations: "local" (one process;
-// every collective is a no-op or a copy, always built) and "mpi" (Open MPI, built under
-// RNNLAB_WITH_MPI; dist/mpi/). The NCCL one fits the same interface. Pick one by name with
-// create_communicator(); "auto" picks "mpi" when the process was started by mpirun.
+// every collective is a no-op or a copy, always built), "mpi" (Open MPI, built under
+// RNNLAB_WITH_MPI; dist/mpi/) and "nccl" (one GPU per rank, built with the GPU path and MPI;
+// dist/nccl/nccl_communicator.h: its FLOAT collectives take DEVICE pointers). Pick one by
+// name with create_communicator(); "auto" picks "mpi" when the process was started by mpirun.
 //
 // Collectives: every rank must call the same collectives in the same order with the same
 // counts; that is the caller's contract (a mismatch is undefined in MPI and ends as a hang
@@ -68,7 +69,7 @@ Progress parse_progress(std::string_view name);  // throws std::invalid_argument
 std::string_view to_string(Progress progress);
 
 struct CommunicatorOptions {
-  std::string backend = "auto";  // "auto", "local", "mpi"
+  std::string backend = "auto";  // "auto", "local", "mpi", "nccl"
   // A blocking collective or wait() running longer than this aborts the job; <= 0: never.
   double timeout_seconds = 60.0;
   Progress progress = Progress::thread;  // overlapped best here (docs/distributed.md)
@@ -168,8 +169,11 @@ class Communicator {
 // PMIX_RANK in the environment).
 bool launched_by_mpi();
 
-// Names create_communicator() accepts, for messages: {"auto", "local", "mpi"?}.
+// Names create_communicator() accepts, for messages: {"auto", "local", "mpi"?, "nccl"?}.
 std::vector<std::string> communicator_backends();
+
+// The NCCL library's version, "NCCL 2.28.9"; "" when this build has no NCCL.
+std::string nccl_version();
 
 // Creates the communicator named by options.backend. "mpi" initialises MPI (thread level
 // MPI_THREAD_MULTIPLE, for the watchdog and progress threads) unless the process already
