@@ -6,6 +6,9 @@
 // communicator and through the raw vendor call (the wrapper's overhead), and whether an
 // async all-reduce overlaps computation under each progress strategy.
 // Without mpirun it runs as one local rank (no communication to measure).
+// --nccl: the same over the NCCL communicator (one GPU per rank, device buffers; the overlap
+// test is skipped: NCCL progresses on the GPU by itself). Fails, naming the rank, where a
+// rank has no GPU or the build has no NCCL.
 #include <CLI/CLI.hpp>
 #include <omp.h>
 #include <unistd.h>
@@ -36,6 +39,7 @@ struct DoctorOptions {
   std::string overlap_size = "16M";
   double timeout_seconds = 60;
   bool skip_bench = false;
+  bool nccl = false;
 };
 
 std::size_t parse_size(const std::string& text, const char* option) {
@@ -110,7 +114,10 @@ int report_ranks(dist::Communicator& comm) {
                   f.at(3).c_str(), f.at(4).c_str(), f.at(5).c_str(), f.size() > 6 ? f.at(6).c_str() : "",
                   build_ids[r] != build_ids.front() ? "   <-- differs from rank 0" : "");
     }
-    std::printf("\n");
+    const std::string nccl = dist::nccl_version();
+    std::printf("\nNCCL: %s\n\n", nccl.empty() ? "not in this build"
+                                             : comm.backend() == "nccl" ? nccl.c_str()
+                                                                        : (nccl + " (rnnlab doctor --nccl measures it on the GPUs)").c_str());
     const long cores = sysconf(_SC_NPROCESSORS_ONLN);
     if (cores > 0 && comm.local_size() > cores) {
       std::printf("warning: %d ranks share %ld cores on host %s: timings below include time slicing\n\n",
@@ -133,10 +140,12 @@ struct Sizes {
 void report_bench(dist::Communicator& comm, const DoctorOptions& options, const Sizes& sizes) {
   const std::size_t min_bytes = sizes.min_bytes;
   const std::size_t max_bytes = sizes.max_bytes;
-  const auto rows = dist::benchmark_all_reduce(comm, min_bytes, max_bytes, options.factor, options.iterations);
+  const bool device = comm.backend() == "nccl";
+  const auto rows = device ? dist::benchmark_device_all_reduce(comm, min_bytes, max_bytes, options.factor, options.iterations)
+                           : dist::benchmark_all_reduce(comm, min_bytes, max_bytes, options.factor, options.iterations);
   if (comm.rank() == 0) {
-    std::printf("all-reduce (sum, float32, in place), median of %d, slowest rank; busbw = algbw * 2(n-1)/n\n",
-                options.iterations);
+    std::printf("%sall-reduce (sum, float32, in place), median of %d, slowest rank; busbw = algbw * 2(n-1)/n\n",
+                device ? "NCCL device-buffer " : "", options.iterations);
     std::printf("%10s %12s %10s %10s %12s %10s %9s\n", "size", "time (us)", "algbw GB/s", "busbw GB/s", "raw time (us)",
                 "raw busbw", "overhead");
     for (const auto& row : rows) {
@@ -147,6 +156,7 @@ void report_bench(dist::Communicator& comm, const DoctorOptions& options, const 
     std::printf("\n");
     std::fflush(stdout);
   }
+  if (device) return;  // the overlap test computes on the CPU against host buffers
   const std::size_t overlap_bytes = sizes.overlap_bytes;
   const auto overlaps = dist::measure_overlap(
       comm, overlap_bytes, {dist::Progress::none, dist::Progress::poll, dist::Progress::thread}, options.iterations / 2 + 1);
@@ -177,6 +187,7 @@ void add_doctor_command(CLI::App& app, Commands& commands) {
   doctor->add_option("--overlap-size", options->overlap_size, "all-reduce size of the overlap test")->capture_default_str();
   doctor->add_option("--timeout", options->timeout_seconds, "seconds before a stalled collective aborts the job")->capture_default_str();
   doctor->add_flag("--skip-bench", options->skip_bench, "only the rank report and the build check");
+  doctor->add_flag("--nccl", options->nccl, "use the NCCL communicator (one GPU per rank) and time it on device buffers");
   commands["doctor"] = [options]() {
     // User mistakes first, before any rank depends on another.
     const Sizes sizes{parse_size(options->min_size, "--min-size"), parse_size(options->max_size, "--max-size"),
@@ -186,6 +197,11 @@ void add_doctor_command(CLI::App& app, Commands& commands) {
     }
     dist::CommunicatorOptions comm_options;
     comm_options.timeout_seconds = options->timeout_seconds;
+    if (options->nccl) {
+      if (dist::nccl_version().empty())
+        throw std::invalid_argument("doctor --nccl: this build of rnnlab has no NCCL (it needs the GPU path and MPI)");
+      comm_options.backend = "nccl";  // fails on every rank, naming the ranks, where one has no GPU
+    }
     auto comm = dist::create_communicator(comm_options);
     try {
       report_ranks(*comm);
