@@ -6,6 +6,9 @@
 #ifdef RNNLAB_HAVE_ONEDNN
 #include "layers/onednn/onednn_stack.h"
 #endif
+#ifdef RNNLAB_WITH_CUDA
+#include "layers/cudnn/cudnn_stack.h"
+#endif
 
 namespace rnnlab::layers {
 namespace {
@@ -140,6 +143,9 @@ std::vector<std::string> recurrent_backends() {
 #ifdef RNNLAB_HAVE_ONEDNN
   names.push_back("onednn");
 #endif
+#ifdef RNNLAB_WITH_CUDA
+  names.push_back("cudnn");  // built; constructing it throws without a device
+#endif
   return names;
 }
 
@@ -148,6 +154,9 @@ std::unique_ptr<RecurrentStack> make_recurrent_stack(std::string_view backend, c
   if (backend == "reference") return make_reference_stack(options);
 #ifdef RNNLAB_HAVE_ONEDNN
   if (backend == "onednn") return make_onednn_stack(options);
+#endif
+#ifdef RNNLAB_WITH_CUDA
+  if (backend == "cudnn") return make_cudnn_stack(options);
 #endif
   std::string built;
   for (const auto& name : recurrent_backends()) built += (built.empty() ? "" : ", ") + name;

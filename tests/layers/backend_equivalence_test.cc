@@ -10,6 +10,7 @@
 #include <tuple>
 #include <vector>
 
+#include "layers/cuda/device.h"
 #include "layers/random.h"
 #include "layers/recurrent.h"
 
@@ -135,10 +136,12 @@ void expect_equivalent(const Problem& problem, const Outputs& got, const Outputs
   }
 }
 
+// CPU backends get one test per case; cuDNN gets the same cases looped inside a few tests
+// (below), so a machine without a GPU skips 3 tests, not hundreds.
 std::vector<std::string> compared_backends() {
   std::vector<std::string> names;
   for (const std::string& name : recurrent_backends())
-    if (name != "reference") names.push_back(name);
+    if (name != "reference" && name != "cudnn") names.push_back(name);
   return names;
 }
 
@@ -210,6 +213,57 @@ INSTANTIATE_TEST_SUITE_P(All, BackendDropout,
                            return std::get<0>(info.param) + "_" + kVariants[std::get<1>(info.param)].name + "_" +
                                   std::string(to_string(std::get<2>(info.param)));
                          });
+
+// cuDNN: the same problems as BackendEquivalence/BackendDropout, every case in a loop.
+class CudnnEquivalence : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto built = recurrent_backends();
+    if (std::find(built.begin(), built.end(), "cudnn") == built.end())
+      GTEST_SKIP() << "no CUDA device: cudnn backend not built (RNNLAB_WITH_CUDA off or CUDA not found)";
+    if (!cuda::cuda_device_available())
+      GTEST_SKIP() << "no CUDA device: " << cuda::cuda_unavailable_reason();
+  }
+};
+
+TEST_F(CudnnEquivalence, MatchesReferenceEveryCase) {
+  int compared = 0;
+  for (int variant = 0; variant < int(std::size(kVariants)); ++variant)
+    for (Direction direction : kDirections)
+      for (int layers : {1, 2, 3})
+        for (bool input_equals_output : {false, true})
+          for (bool with_states : {false, true}) {
+            const Problem problem(make_options(variant, direction, layers, input_equals_output), with_states);
+            SCOPED_TRACE(std::string("cudnn_") + kVariants[variant].name + "_" + std::string(to_string(direction)) +
+                         "_L" + std::to_string(layers) + (input_equals_output ? "_same_input" : "_other_input") +
+                         (with_states ? "_states" : "_zero_states"));
+            if (kVariants[variant].peephole) {  // cuDNN has no peephole LSTM: a clear refusal
+              EXPECT_THROW(problem.run("cudnn"), std::invalid_argument);
+              continue;
+            }
+            expect_equivalent(problem, problem.run("cudnn"), problem.run("reference"));
+            ++compared;
+          }
+  EXPECT_EQ(compared, 5 * 4 * 3 * 2 * 2);
+}
+
+TEST_F(CudnnEquivalence, DropoutSameMasksAsReference) {
+  for (int variant = 0; variant < int(std::size(kVariants)); ++variant) {
+    if (kVariants[variant].peephole) continue;
+    for (Direction direction : kDirections) {
+      SCOPED_TRACE(std::string("cudnn_") + kVariants[variant].name + "_" + std::string(to_string(direction)));
+      RecurrentOptions options = make_options(variant, direction, 3, false);
+      options.dropout = 0.4f;
+      Problem problem(options, true);
+      const Outputs got = problem.run("cudnn");
+      expect_equivalent(problem, got, problem.run("reference"));
+      const Outputs again = problem.run("cudnn");
+      EXPECT_EQ(got.dst, again.dst);
+      problem.dropout_seed += 1;
+      EXPECT_NE(problem.run("cudnn").dst, got.dst);
+    }
+  }
+}
 
 }  // namespace
 }  // namespace rnnlab::layers
