@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -27,6 +28,15 @@
 #endif
 
 namespace rnnlab::cli {
+
+#ifdef RNNLAB_WITH_CUDA
+// tools/cli/bench_cudnn.cc: the same step on the GPU, data already on the device.
+std::function<void()> make_cudnn_bench_step(const layers::RecurrentOptions& options, int seq_len, int batch,
+                                            const std::vector<float>& params, const std::vector<float>& src,
+                                            const std::vector<float>& target, bool train, float learning_rate,
+                                            bool allow_tf32, bool fuse_layers);
+#endif
+
 namespace {
 
 using layers::Cell;
@@ -49,6 +59,7 @@ struct BenchOptions {
   bool grid = false;
   std::string weights_format = "any";
   std::string layer_primitives = "fused";
+  bool tf32 = false;
   std::string out;
 };
 
@@ -134,7 +145,8 @@ std::string run_one(const BenchOptions& o, const Config& c, const std::string& m
   options.hidden_size = c.hidden;
   options.num_layers = c.layers;
   options.direction = c.bidirectional ? Direction::bidirectional_concat : Direction::forward;
-  auto stack = make_stack(o, options);
+  const bool on_gpu = o.backend == "cudnn";
+  auto stack = on_gpu ? nullptr : make_stack(o, options);
   const int64_t count = layers::recurrent_parameter_count(options);
   const int64_t out_count = int64_t(o.seq) * o.batch * options.output_size();
   // PyTorch's default initialisation range, fixed random input and target.
@@ -157,7 +169,7 @@ std::string run_one(const BenchOptions& o, const Config& c, const std::string& m
   bwd.diff_dst = diff_dst.data();
   bwd.diff_params = grads.data();
   const bool train = mode == "train";
-  auto step = [&] {
+  std::function<void()> step = [&] {
     if (!train) return stack->forward(fwd, false);
     std::fill(grads.begin(), grads.end(), 0.0f);
     stack->forward(fwd, true);
@@ -165,6 +177,14 @@ std::string run_one(const BenchOptions& o, const Config& c, const std::string& m
     stack->backward(bwd);
     for (int64_t i = 0; i < count; ++i) params[size_t(i)] -= learning_rate * grads[size_t(i)];
   };
+  if (on_gpu) {
+#ifdef RNNLAB_WITH_CUDA
+    step = make_cudnn_bench_step(options, o.seq, o.batch, params, src, target, train, learning_rate, o.tf32,
+                                 o.layer_primitives == "fused");
+#else
+    throw std::invalid_argument("bench: backend cudnn is not built (RNNLAB_WITH_CUDA off or CUDA not found)");
+#endif
+  }
   using clock = std::chrono::steady_clock;
   for (int i = 0; i < o.warmup; ++i) step();
   std::vector<double> times;
@@ -196,7 +216,8 @@ std::string run_one(const BenchOptions& o, const Config& c, const std::string& m
       o.backend.c_str(), mode.c_str(), c.cell.c_str(), c.input, c.hidden, c.layers, c.bidirectional ? "true" : "false",
       o.batch, o.seq, threads, tokens / median, tokens / slowest, tokens / fastest, median * 1e3, fastest * 1e3,
       slowest * 1e3, flops / median / 1e9, flops / slowest / 1e9, flops / fastest / 1e9, flops / 1e9, times.size(),
-      o.warmup, o.weights_format.c_str(), o.layer_primitives.c_str(), foreign, self);
+      o.warmup, on_gpu ? (o.tf32 ? "tf32" : "fp32") : o.weights_format.c_str(), o.layer_primitives.c_str(),
+      foreign, self);
   return line;
 }
 
@@ -253,9 +274,11 @@ void add_bench_command(CLI::App& app, Commands& commands) {
       ->capture_default_str()
       ->check(CLI::IsMember({"any", "ldigo"}));
   sub->add_option("--layer-primitives", options->layer_primitives,
-                  "onednn: fused (one primitive per stack where possible) or per-layer")
+                  "onednn/cudnn: fused (one primitive/RNN per stack where possible) or per-layer")
       ->capture_default_str()
       ->check(CLI::IsMember({"fused", "per-layer"}));
+  sub->add_flag("--tf32", options->tf32,
+                "cudnn: allow TF32 tensor cores (PyTorch's default); reported as weights_format tf32/fp32");
   sub->add_option("--out", options->out, "also append the JSON lines to this file");
   commands["bench"] = [options] {
     if (options->steps < 1) throw std::invalid_argument("bench: --steps must be >= 1");
