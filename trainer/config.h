@@ -95,12 +95,21 @@ struct OutputConfig {
   int log_every_seconds = 5;         // progress lines when not on a terminal
 };
 
+// Data-parallel runs under mpirun (ignored by a single process); see docs/distributed.md.
+struct DistConfig {
+  double timeout_seconds = 60;      // a collective stalled this long stops every rank
+  bool overlap = true;              // all-reduce gradient buckets during backward
+  double bucket_mb = 4.0;           // gradient bucket size in MB (2^20 bytes)
+  std::string progress = "thread";  // how async all-reduces advance: none | poll | thread
+};
+
 struct Config {
   std::string task = "language_model";  // language_model | classify | tag | forecast | adding | copy
   DataConfig data;
   ModelConfig model;
   TrainConfig train;
   OutputConfig output;
+  DistConfig dist;
   std::string source;  // file the config came from ("" when built in code)
 };
 

@@ -232,6 +232,23 @@ std::vector<ConfigKey> build_schema() {
   s.push_back(integer("output.log_every_seconds", 1, kIntMax,
                       "Seconds between progress lines when the output is not a terminal",
                       RNNLAB_FIELD(output.log_every_seconds)));
+
+  s.push_back(gt(number("dist.timeout_seconds",
+                        "Under mpirun: a collective that stalls this long (a dead or stuck rank) stops "
+                        "every rank with a message naming it",
+                        RNNLAB_FIELD(dist.timeout_seconds)),
+                 0));
+  s.push_back(boolean("dist.overlap",
+                      "Under mpirun: all-reduce gradient buckets during backward; false = one "
+                      "all-reduce after backward (same results)",
+                      RNNLAB_FIELD(dist.overlap)));
+  s.push_back(gt(number("dist.bucket_mb", "Under mpirun: gradient bucket size in MB (2^20 bytes)",
+                        RNNLAB_FIELD(dist.bucket_mb)),
+                 0));
+  s.push_back(choice("dist.progress", {"none", "poll", "thread"},
+                     "Under mpirun: how overlapped all-reduces advance: only when waited for, when "
+                     "polled during backward, or by a progress thread",
+                     RNNLAB_FIELD(dist.progress)));
   return s;
 }
 

@@ -34,7 +34,7 @@ struct ConfigKey {
   std::function<void(Config&, const ConfigValue&)> set;
 };
 
-// Every key, in documentation order (task, data, model, train, output).
+// Every key, in documentation order (task, data, model, train, output, dist).
 const std::vector<ConfigKey>& config_schema();
 // nullptr when `key` is not a schema key (sections such as "model" are not keys).
 const ConfigKey* find_config_key(std::string_view key);

@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "dist/communicator.h"
 #include "layers/random.h"
 #include "trainer/checkpoint.h"
 #include "trainer/collectives.h"
@@ -95,27 +96,19 @@ class GradientNorms {
   int64_t steps_ = 0;
 };
 
-// Environment switches read once per run (inert unless set):
-//   RNNLAB_DIST_OVERLAP=0  all-reduce the gradients in one blocking call after backward
-//       instead of bucket by bucket during it (for measuring what the overlap buys; the
-//       results are the same). Until the config grows a key for it.
-//   RNNLAB_DIST_BUCKET_MB=X  gradient bucket size (default 4 MB; small values give many
-//       buckets, for tests and for measuring the overlap).
-// Test hooks for tests/dist/train_* (not for users):
+// Test hooks for tests/dist/train_* (not for users; inert unless set, read once per run).
+// The data-parallel settings themselves are config keys (dist.overlap, dist.bucket_mb,
+// dist.progress, dist.timeout_seconds).
 //   RNNLAB_TEST_INJECT_NAN_RANK=R, RNNLAB_TEST_INJECT_NAN_STEP=S (default 3): rank R's
 //       training loss of step S becomes NaN, so a test can check that every rank stops
 //       with a message naming R and S.
 //   RNNLAB_TEST_DUMP_PARAMS=PREFIX: when train() ends normally, every rank writes its
 //       parameters as raw float32 to PREFIX.rank<R>, so a test can compare ranks.
 struct EnvironmentSwitches {
-  bool overlap = true;
-  double bucket_megabytes = 4.0;
   int nan_rank = -1;
   int64_t nan_step = 3;
   std::string dump_params;
   EnvironmentSwitches() {
-    if (const char* v = std::getenv("RNNLAB_DIST_OVERLAP")) overlap = std::string(v) != "0";
-    if (const char* v = std::getenv("RNNLAB_DIST_BUCKET_MB")) bucket_megabytes = std::max(std::atof(v), 1e-6);
     if (const char* v = std::getenv("RNNLAB_TEST_INJECT_NAN_RANK")) nan_rank = std::atoi(v);
     if (const char* v = std::getenv("RNNLAB_TEST_INJECT_NAN_STEP")) nan_step = std::atoll(v);
     if (const char* v = std::getenv("RNNLAB_TEST_DUMP_PARAMS")) dump_params = v;
@@ -137,8 +130,14 @@ class Trainer {
     optimizer_ = make_optimizer(optimizer_options(config.train), model_->parameter_count());
     std::vector<int64_t> segment_ends;
     for (const auto& segment : model_->segments()) segment_ends.push_back(segment.offset + segment.size());
+    // dist.progress is applied here too (no async operation is in flight yet), so that it
+    // holds for a communicator created in code as well as for `rnnlab train`'s.
+    if (options.communicator) {
+      const dist::Progress progress = dist::parse_progress(config.dist.progress);
+      if (options.communicator->progress_mode() != progress) options.communicator->set_progress(progress);
+    }
     collectives_ = std::make_unique<Collectives>(options.communicator, model_->grads(), model_->parameter_count(),
-                                                 segment_ends, switches_.bucket_megabytes, switches_.overlap);
+                                                 segment_ends, config.dist.bucket_mb, config.dist.overlap);
     steps_per_epoch_ = int64_t(data_->batches(data::Split::train, batch_options(0)).size());
     if (steps_per_epoch_ == 0) throw std::invalid_argument(config.source + ": the training split has no batches");
     total_steps_ = steps_per_epoch_ * config.train.epochs;

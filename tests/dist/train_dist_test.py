@@ -10,9 +10,10 @@ Cases (each one ctest test; every job runs under an outer timeout, so nothing ha
                   copy task. Sizes are chosen so that the last batch of an epoch is uneven (at
                   NP=3 one rank gets an empty slice). Every rank ends with bitwise identical
                   parameters (RNNLAB_TEST_DUMP_PARAMS, a test hook of trainer/train.cc).
-  overlap NP      RNNLAB_DIST_OVERLAP=0 (one blocking all-reduce after backward) gives the
+  overlap NP      dist.overlap=false (one blocking all-reduce after backward) gives the
                   same losses and parameters as the overlapped all-reduce in 256-byte
-                  buckets (RNNLAB_DIST_BUCKET_MB), which are started during backward.
+                  buckets (dist.bucket_mb), which are started during backward, under each
+                  dist.progress (thread, poll, none).
   resume          a checkpoint written by 2 ranks resumes on 1 rank (batch 2B) and one
                   written by 1 rank resumes on 2 ranks, continuing with the loss curve of an
                   uninterrupted run at the same global batch.
@@ -42,8 +43,7 @@ JOB_TIMEOUT = 120  # seconds for one job; the ctest TIMEOUT is above the sum of 
 RTOL = 1e-5
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
            OMPI_MCA_rmaps_base_oversubscribe="1", OMP_NUM_THREADS="1")
-for key in ("RNNLAB_TEST_INJECT_NAN_RANK", "RNNLAB_TEST_INJECT_NAN_STEP", "RNNLAB_TEST_DUMP_PARAMS",
-            "RNNLAB_DIST_OVERLAP", "RNNLAB_DIST_BUCKET_MB"):
+for key in ("RNNLAB_TEST_INJECT_NAN_RANK", "RNNLAB_TEST_INJECT_NAN_STEP", "RNNLAB_TEST_DUMP_PARAMS"):
     ENV.pop(key, None)
 
 
@@ -200,13 +200,15 @@ def case_overlap(directory, batch=4):
         print(f"{name}: {NP} ranks, overlapped bucketed all-reduce vs one all-reduce after backward")
         config = write_config(directory, name)
         # 256-byte buckets: the tiny model's gradients travel in many buckets during backward.
-        on_losses, on_params = train_and_dump(directory, name + "_on", NP, config, batch,
-                                              env_extra={"RNNLAB_DIST_BUCKET_MB": str(256 / 2**20)})
         off_losses, off_params = train_and_dump(directory, name + "_off", NP, config, batch,
-                                                env_extra={"RNNLAB_DIST_OVERLAP": "0"})
-        compare_losses("losses", off_losses, on_losses)
-        compare_params("parameters", off_params, on_params)
-        print(f"  bitwise identical: {on_params.tobytes() == off_params.tobytes()}")
+                                                ["dist.overlap=false"])
+        for progress in ("thread", "poll", "none"):
+            print(f" dist.progress={progress}, dist.bucket_mb={256 / 2**20!r} vs dist.overlap=false")
+            on_losses, on_params = train_and_dump(directory, f"{name}_on_{progress}", NP, config, batch,
+                                                  [f"dist.bucket_mb={256 / 2**20!r}", f"dist.progress={progress}"])
+            compare_losses("losses", off_losses, on_losses)
+            compare_params("parameters", off_params, on_params)
+            print(f"  bitwise identical: {on_params.tobytes() == off_params.tobytes()}")
 
 
 def case_resume(directory, batch=4):

@@ -4,7 +4,6 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
-#include <cstdlib>
 #include <stdexcept>
 #include <memory>
 #include <string>
@@ -29,18 +28,20 @@ struct TrainArgs {
 };
 
 int run_train(const TrainArgs& args) {
+  // Every rank loads the same config, so a bad one fails on all of them alike (before MPI
+  // starts; mpirun then ends the job on the first non-zero exit).
+  const trainer::Config config = trainer::load_config(args.path, args.overrides);
   // Under mpirun every rank runs this; the communicator makes them one data-parallel job.
+  // dist.timeout_seconds: how long a collective may stall before every rank is stopped.
   std::unique_ptr<dist::Communicator> communicator;
-  // RNNLAB_DIST_TIMEOUT: seconds a collective may stall before every rank is stopped (60).
   if (dist::launched_by_mpi()) {
     dist::CommunicatorOptions comm_options;
-    if (const char* timeout = std::getenv("RNNLAB_DIST_TIMEOUT")) comm_options.timeout_seconds = std::atof(timeout);
-    if (!(comm_options.timeout_seconds > 0)) throw std::invalid_argument("RNNLAB_DIST_TIMEOUT must be > 0 seconds");
+    comm_options.timeout_seconds = config.dist.timeout_seconds;
+    comm_options.progress = dist::parse_progress(config.dist.progress);
     communicator = dist::create_communicator(comm_options);
   }
   const bool root = !communicator || communicator->rank() == 0;
   try {
-    const trainer::Config config = trainer::load_config(args.path, args.overrides);
     trainer::TrainOptions options;
     options.resume = args.resume;
     options.quiet = args.quiet || !root;
