@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <map>
 #include <stdexcept>
@@ -77,7 +78,10 @@ class NcclCommunicator final : public Communicator {
   void set_progress(Progress progress) override { progress_ = progress; }
   Progress progress_mode() const override { return progress_; }
 
-  [[noreturn]] void fail(const std::string& message) override { mpi_->fail(message); }
+  [[noreturn]] void fail(const std::string& message) override {
+    mpi_->fail(message);  // [[noreturn]] there too: MPI_Abort
+    std::abort();         // unreachable; tells the compiler so through a virtual call
+  }
   void raw_all_reduce_sum(float* data, std::size_t count) override;
 
  private:
