@@ -62,6 +62,10 @@ struct EarlyStoppingConfig {
   std::string metric;        // e.g. val_loss; empty = off
   std::string goal = "auto";  // min | max; "auto" resolves from the metric when loading
   int patience = 3;          // evaluations without improvement before stopping
+  // Keep a copy of the parameters at the best evaluation and put it back when training
+  // ends (early or not), before the test evaluation and the final checkpoint (Keras's
+  // restore_best_weights). The copy travels in checkpoints, so resume is unaffected.
+  bool restore_best = false;
 };
 
 struct TrainConfig {

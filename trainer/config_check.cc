@@ -118,6 +118,9 @@ void check_config_rules(Config& config, const ConfigLocator& where, std::vector<
                                               stopping.metric + "' (should be " + natural + ")",
              {"train.early_stopping.metric"});
     }
+  } else if (stopping.restore_best) {
+    fail("train.early_stopping.restore_best", "needs train.early_stopping.metric (the metric that picks the best)",
+         {"train.early_stopping.metric"});
   }
 
   // Output.

@@ -219,6 +219,10 @@ std::vector<ConfigKey> build_schema() {
   s.push_back(integer("train.early_stopping.patience", 1, kIntMax,
                       "Validations without improvement before stopping",
                       RNNLAB_FIELD(train.early_stopping.patience)));
+  s.push_back(boolean("train.early_stopping.restore_best",
+                      "Put back the parameters of the best validation when training ends, before the "
+                      "test evaluation and the final checkpoint (Keras `restore_best_weights`; needs a metric)",
+                      RNNLAB_FIELD(train.early_stopping.restore_best)));
 
   s.push_back(text("output.dir", "Checkpoints and metrics.jsonl go here", RNNLAB_FIELD(output.dir)));
   s.push_back(text("output.tracker", "SQLite run database; empty = metrics.jsonl only",

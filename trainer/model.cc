@@ -296,7 +296,8 @@ void import_checkpoint(Model& model, const Checkpoint& checkpoint) {
     throw std::invalid_argument(checkpoint.path + ": not an rnnlab checkpoint (no rnnlab metadata)");
   std::vector<Model::Tensor> tensors;
   for (const auto& t : checkpoint.tensors)
-    if (t.name.rfind("optimizer.", 0) != 0 && t.name.rfind("carried.", 0) != 0)
+    if (t.name.rfind("optimizer.", 0) != 0 && t.name.rfind("carried.", 0) != 0 &&
+        t.name.rfind("early_stopping.", 0) != 0)
       tensors.push_back({t.name, t.shape, t.data});
   model.import_tensors(tensors);
 }

@@ -123,9 +123,9 @@ class Model {
 };
 
 // Loads the model tensors of an rnnlab checkpoint into `model` (the training state stored
-// beside them, "optimizer.*" and "carried.*", is left to the caller). Throws
-// std::invalid_argument naming the file when it is not an rnnlab checkpoint or does not
-// fit the model.
+// beside them, "optimizer.*", "carried.*" and "early_stopping.*", is left to the caller).
+// Throws std::invalid_argument naming the file when it is not an rnnlab checkpoint or does
+// not fit the model.
 void import_checkpoint(Model& model, const Checkpoint& checkpoint);
 
 }  // namespace rnnlab::trainer

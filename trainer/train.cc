@@ -279,9 +279,13 @@ class Trainer {
         const bool checkpoint_now = config_.output.checkpoint_every > 0
                                         ? step_ % config_.output.checkpoint_every == 0
                                         : epoch_end;
-        // The last step of a max_steps run is checkpointed too: otherwise the file would
-        // hold the last epoch end (or nothing at all) instead of the finished model.
-        const bool last_step = config_.train.max_steps > 0 && step_ >= config_.train.max_steps;
+        // The last step (of max_steps, or of the last epoch) is checkpointed too: otherwise
+        // the file would hold an earlier step (or nothing at all) instead of the finished model.
+        const bool last_step = (config_.train.max_steps > 0 && step_ >= config_.train.max_steps) ||
+                               (epoch_end && epoch_ + 1 == config_.train.epochs);
+        // restore_best: training ends here, so the best parameters go back before the last
+        // checkpoint (and the test evaluation); a resume of this checkpoint trains no further.
+        if (stop == "early_stopped" || last_step) restore_best_params();
         if (checkpoint_now || stopping || last_step) save(batch_in_epoch_ + 1 == int64_t(batches.size()));
         if (!stop.empty()) return stop;
         if (stopping) return "killed";
@@ -317,6 +321,8 @@ class Trainer {
       if (better) {
         best_ = it->second;
         since_best_ = 0;
+        if (config_.train.early_stopping.restore_best)
+          best_params_.assign(model_->params(), model_->params() + model_->parameter_count());
       } else if (++since_best_ >= config_.train.early_stopping.patience) {  // Keras semantics
         progress.line("early stopping: " + early_metric_ + " has not improved for " + std::to_string(since_best_) +
                       " evaluations (best " + std::to_string(best_) + ")");
@@ -324,6 +330,12 @@ class Trainer {
       }
     }
     return "";
+  }
+
+  // train.early_stopping.restore_best: puts the parameters of the best evaluation back.
+  void restore_best_params() {
+    if (!config_.train.early_stopping.restore_best || best_params_.empty()) return;
+    std::copy(best_params_.begin(), best_params_.end(), model_->params());
   }
 
   std::map<std::string, double> evaluate(data::Split split) {
@@ -358,6 +370,8 @@ class Trainer {
       tensors.push_back({"carried.h", {int64_t(carried_.h.size())}, carried_.h});
       if (!carried_.c.empty()) tensors.push_back({"carried.c", {int64_t(carried_.c.size())}, carried_.c});
     }
+    if (!best_params_.empty())
+      tensors.push_back({"early_stopping.best_params", {int64_t(best_params_.size())}, best_params_});
     std::vector<TensorRef> refs;
     for (const auto& t : tensors) refs.push_back({t.name, t.shape, t.data.data()});
     json meta;
@@ -397,6 +411,17 @@ class Trainer {
     const json early = meta.value("early_stopping", json::object());
     if (early.contains("best") && early["best"].is_number()) best_ = early["best"].get<double>();
     since_best_ = early.value("since_best", 0);
+    best_params_.clear();
+    if (config_.train.early_stopping.restore_best) {
+      if (checkpoint.find("early_stopping.best_params")) {
+        best_params_.resize(size_t(model_->parameter_count()));
+        checkpoint.copy_to("early_stopping.best_params", {model_->parameter_count()}, best_params_.data());
+      } else if (std::isfinite(best_)) {
+        throw std::invalid_argument(checkpoint.path +
+                                    ": has no copy of the best parameters (saved without "
+                                    "train.early_stopping.restore_best); resume with restore_best=false");
+      }
+    }
     carried_.clear();
     if (const Tensor* h = checkpoint.find("carried.h")) {
       carried_.batch = meta.value("carried_batch", 0);
@@ -422,6 +447,7 @@ class Trainer {
   std::string early_metric_;
   double best_ = 0;
   int since_best_ = 0;
+  std::vector<float> best_params_;  // restore_best: the parameters at best_
   TrainResult result_;
 };
 
