@@ -221,6 +221,17 @@ class SweepRunner {
     return run_id;
   }
 
+  // Notes which run ids belong to this attempt of the trial; returns whether it continues
+  // from the trial's checkpoint. A continued training goes on in the run its checkpoint
+  // names (the trial's newest), so that run counts as this attempt's too.
+  bool begin_attempt(size_t index) {
+    const Trial& trial = trials_[index];
+    const bool from_checkpoint = fs::exists(fs::path(trial_dir(trial)) / "checkpoint.safetensors");
+    const int64_t latest = latest_run_id(trial);
+    previous_run_[index] = from_checkpoint && latest > 0 ? latest - 1 : latest;
+    return from_checkpoint;
+  }
+
   int64_t latest_run_id(const Trial& trial) {
     int64_t id = 0;
     const std::string name = trial_run_name(spec_, trial);
@@ -250,8 +261,7 @@ class SweepRunner {
 
   void run_in_process(size_t index) {
     const Trial& trial = trials_[index];
-    previous_run_[index] = latest_run_id(trial);
-    const bool from_checkpoint = fs::exists(fs::path(trial_dir(trial)) / "checkpoint.safetensors");
+    const bool from_checkpoint = begin_attempt(index);
     result_.trials[index].resumed_from_checkpoint = from_checkpoint;
     const std::string name = trial_run_name(spec_, trial);
     const std::string key = spec_.metric.rfind("val_", 0) == 0 ? spec_.metric.substr(4) : spec_.metric;
@@ -319,8 +329,7 @@ class SweepRunner {
 
   void launch(size_t index, std::vector<Running>& running) {
     const Trial& trial = trials_[index];
-    previous_run_[index] = latest_run_id(trial);
-    const bool from_checkpoint = fs::exists(fs::path(trial_dir(trial)) / "checkpoint.safetensors");
+    const bool from_checkpoint = begin_attempt(index);
     result_.trials[index].resumed_from_checkpoint = from_checkpoint;
     fs::create_directories(trial_dir(trial));
     Running entry;

@@ -1,5 +1,7 @@
 #include "tracking/tracker.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -84,6 +86,37 @@ int64_t Tracker::start_run(const RunInfo& info) {
   active_ = true;
   last_heartbeat_ = detail::now_seconds();
   return run_id_;
+}
+
+void Tracker::resume_run(int64_t run_id, int64_t after_step) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (active_) throw std::logic_error("tracker: resume_run while run " + std::to_string(run_id_) +
+                                      " is still active (finish it first)");
+  detail::Transaction transaction(*db_);
+  detail::Statement find = db_->prepare("SELECT count(*) FROM runs WHERE id = ?");
+  find.bind(1, run_id);
+  find.step();
+  if (find.column_int(0) == 0)
+    throw std::invalid_argument("tracker: cannot resume run " + std::to_string(run_id) + ": " + path_ +
+                                " has no such run");
+  const double now = detail::now_seconds();
+  db_->prepare("UPDATE runs SET status = 'running', end_time = NULL, error = NULL, heartbeat_at = ?, "
+               "heartbeat_timeout = ?, pid = ? WHERE id = ?")
+      .bind(1, now)
+      .bind(2, options_.stale_after_seconds)
+      .bind(3, static_cast<int64_t>(::getpid()))
+      .bind(4, run_id)
+      .run();
+  db_->prepare("DELETE FROM metrics WHERE run_id = ? AND step > ?").bind(1, run_id).bind(2, after_step).run();
+  detail::rebuild_summary(*db_, run_id);
+  db_->prepare("INSERT INTO tags (run_id, key, value) VALUES (?, 'resumed', '1') "
+               "ON CONFLICT (run_id, key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+      .bind(1, run_id)
+      .run();
+  transaction.commit();
+  run_id_ = run_id;
+  active_ = true;
+  last_heartbeat_ = now;
 }
 
 void Tracker::require_run_locked(const char* what) const {

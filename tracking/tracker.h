@@ -92,6 +92,13 @@ class Tracker {
 
   int64_t experiment_id(const std::string& name);  // finds or creates
   int64_t start_run(const RunInfo& info);          // logic_error if a run is active
+  // Continues an earlier run, as a resumed training does (like W&B's resume="must"): the
+  // run becomes active and 'running' again (end time and error cleared, heartbeat and pid
+  // refreshed, tag resumed=<count>), its metric points after `after_step` are deleted (the
+  // resumed training logs those steps again, so the curve reads as one uninterrupted run)
+  // and its metric summary is rebuilt from what remains. invalid_argument if no run has
+  // that id; logic_error if a run is active.
+  void resume_run(int64_t run_id, int64_t after_step);
   void log_metric(std::string_view key, int64_t step, double value);
   void log_metric(std::string_view key, int64_t step, double value, double wall_time);
   void set_tag(const std::string& key, const std::string& value);

@@ -50,15 +50,27 @@ std::string host_name() {
 const char* rnnlab_version() { return RNNLAB_VERSION; }
 const char* rnnlab_git_commit() { return RNNLAB_GIT_COMMIT; }
 
-RunLog::RunLog(const Config& config, bool is_root, int ranks, const std::string& backend, bool resumed)
+RunLog::RunLog(const Config& config, bool is_root, int ranks, const std::string& backend,
+               const ResumePoint* resume)
     : active_(is_root) {
   if (!active_) return;
+  const bool resumed = resume != nullptr;
   std::filesystem::create_directories(config.output.dir);
   const auto path = std::filesystem::path(config.output.dir) / "metrics.jsonl";
   jsonl_.open(path, resumed ? std::ios::app : std::ios::trunc);
   if (!jsonl_) throw std::runtime_error("cannot write " + path.string());
   if (config.output.tracker.empty()) return;
   tracker_ = std::make_unique<tracking::Tracker>(config.output.tracker);
+  tracker_path_ = std::filesystem::weakly_canonical(config.output.tracker).string();
+  if (resumed && resume->run_id > 0 && !resume->tracker.empty() &&
+      std::filesystem::weakly_canonical(resume->tracker).string() == tracker_path_) {
+    try {
+      tracker_->resume_run(resume->run_id, resume->step);
+      return;
+    } catch (const std::invalid_argument&) {
+      // The run was deleted from the database since: record the rest as a new run.
+    }
+  }
   tracking::RunInfo info;
   info.experiment = config.output.experiment;
   info.name = config.output.run_name;
@@ -76,6 +88,14 @@ RunLog::RunLog(const Config& config, bool is_root, int ranks, const std::string&
 RunLog::~RunLog() { finish("failed", "training ended without a status"); }
 
 int64_t RunLog::run_id() const { return tracker_ ? tracker_->run_id() : 0; }
+
+const std::string& RunLog::tracker_path() const { return tracker_path_; }
+
+void RunLog::flush() {
+  if (!active_) return;
+  jsonl_.flush();
+  if (tracker_) tracker_->flush();
+}
 
 void RunLog::metric(const std::string& key, int64_t step, double value) {
   if (!active_) return;

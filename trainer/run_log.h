@@ -19,14 +19,27 @@ class Tracker;
 
 namespace rnnlab::trainer {
 
+// Where a resumed training picks up its tracker run (read from the checkpoint).
+struct ResumePoint {
+  std::string tracker;  // the database the run lives in (as the checkpoint recorded it)
+  int64_t run_id = 0;   // 0: the checkpoint names no run
+  int64_t step = 0;     // the checkpoint's step: later points are logged again
+};
+
 class RunLog {
  public:
-  // resumed: append to metrics.jsonl instead of starting it anew.
-  RunLog(const Config& config, bool is_root, int ranks, const std::string& backend, bool resumed);
+  // resume: null for a new run. Otherwise metrics.jsonl is appended to, and when the
+  // checkpoint's run is in this config's tracker that run continues (Tracker::resume_run);
+  // else a new run starts, tagged resumed.
+  RunLog(const Config& config, bool is_root, int ranks, const std::string& backend, const ResumePoint* resume);
   ~RunLog();
 
   int64_t run_id() const;  // the tracker's run id, 0 without a tracker
+  const std::string& tracker_path() const;  // absolute; empty without a tracker
   void metric(const std::string& key, int64_t step, double value);
+  // Makes every point logged so far durable (called before a checkpoint is written, so a
+  // checkpoint's step never runs ahead of the tracker's curve).
+  void flush();
   // status: finished | failed | killed | pruned; error: the failure's message.
   void finish(const std::string& status, const std::string& error) noexcept;
 
@@ -35,6 +48,7 @@ class RunLog {
   bool finished_ = false;
   std::ofstream jsonl_;
   std::unique_ptr<tracking::Tracker> tracker_;
+  std::string tracker_path_;
 };
 
 // "0.1.0", and the git commit the binary was built from ("unknown" outside a checkout).

@@ -152,8 +152,10 @@ class Trainer {
 
   TrainResult run() {
     const auto start = Clock::now();
-    if (options_.resume) restore();
-    RunLog log(config_, is_root(), collectives_->size(), model_->spec().backend, options_.resume);
+    ResumePoint resume_point;
+    if (options_.resume) resume_point = restore();
+    RunLog log(config_, is_root(), collectives_->size(), model_->spec().backend,
+               options_.resume ? &resume_point : nullptr);
     result_.run_id = log.run_id();
     if (is_root() && !options_.quiet) {
       std::fprintf(stderr, "%s", model_->summary().to_string().c_str());
@@ -286,7 +288,7 @@ class Trainer {
         // restore_best: training ends here, so the best parameters go back before the last
         // checkpoint (and the test evaluation); a resume of this checkpoint trains no further.
         if (stop == "early_stopped" || last_step) restore_best_params();
-        if (checkpoint_now || stopping || last_step) save(batch_in_epoch_ + 1 == int64_t(batches.size()));
+        if (checkpoint_now || stopping || last_step) save(log, batch_in_epoch_ + 1 == int64_t(batches.size()));
         if (!stop.empty()) return stop;
         if (stopping) return "killed";
       }
@@ -361,8 +363,9 @@ class Trainer {
 
   // ---- checkpoints -------------------------------------------------------------------
 
-  void save(bool epoch_done) {
+  void save(RunLog& log, bool epoch_done) {
     if (!is_root()) return;
+    log.flush();  // the tracker's curve reaches this step before the checkpoint does
     std::vector<Model::Tensor> tensors = model_->export_tensors();
     for (const auto& [name, values] : optimizer_->state())
       tensors.push_back({"optimizer." + name, {int64_t(values->size())}, *values});
@@ -385,11 +388,13 @@ class Trainer {
     meta["carried_batch"] = carried_.batch;
     meta["optimizer"] = {{"name", std::string(optimizer_->name())}, {"step_count", optimizer_->step_count()}};
     meta["early_stopping"] = {{"best", best_}, {"since_best", since_best_}};
+    if (log.run_id() > 0) meta["tracker"] = {{"path", log.tracker_path()}, {"run_id", log.run_id()}};
     std::filesystem::create_directories(config_.output.dir);
     save_checkpoint(checkpoint_path(config_), refs, meta);
   }
 
-  void restore() {
+  // Returns where the tracker run picks up.
+  ResumePoint restore() {
     // Every rank reads the same file; the result is identical everywhere.
     const Checkpoint checkpoint = load_checkpoint(checkpoint_path(config_));
     import_checkpoint(*model_, checkpoint);
@@ -428,6 +433,12 @@ class Trainer {
       carried_.h = h->data;
       if (const Tensor* c = checkpoint.find("carried.c")) carried_.c = c->data;
     }
+    ResumePoint point;
+    point.step = step_;
+    const json tracker = meta.value("tracker", json::object());
+    point.tracker = tracker.value("path", "");
+    point.run_id = tracker.value("run_id", int64_t(0));
+    return point;
   }
 
   const Config& config_;

@@ -136,6 +136,44 @@ TEST(Tracker, DestroyedWhileRunningMarksFailed) {
   EXPECT_EQ(store.metric_history(id, "loss").size(), 1u);
 }
 
+// A resumed training continues its run: points after the checkpoint's step go (they are
+// logged again), the summary is rebuilt from what stays, the status is running again.
+TEST(Tracker, ResumeRunDropsLaterPointsAndRebuildsTheSummary) {
+  TempDir dir;
+  int64_t id = 0;
+  {
+    Tracker tracker(dir.file("t.db"));
+    id = tracker.start_run(RunInfo{});
+    for (int step = 1; step <= 6; ++step) tracker.log_metric("loss", step, step == 5 ? 0.1 : 1.0 / step);
+    tracker.finish(RunStatus::killed, "stopped");
+  }
+  Tracker tracker(dir.file("t.db"));
+  tracker.resume_run(id, 4);
+  EXPECT_EQ(tracker.run_id(), id);
+  {
+    Store store(dir.file("t.db"));
+    const RunDetails details = store.run_details(id);
+    EXPECT_EQ(details.run.status, "running");
+    EXPECT_TRUE(details.run.error.empty()) << details.run.error;
+    EXPECT_EQ(details.tags.at("resumed"), "1");
+    ASSERT_EQ(details.metrics.size(), 1u);
+    const MetricSummary& loss = details.metrics[0];
+    EXPECT_EQ(loss.count, 4);
+    EXPECT_EQ(loss.last_step, 4);
+    EXPECT_DOUBLE_EQ(loss.last_value, 0.25);
+    EXPECT_DOUBLE_EQ(loss.min_value, 0.25);  // step 5's 0.1 is gone
+    EXPECT_EQ(loss.min_step, 4);
+    EXPECT_DOUBLE_EQ(loss.max_value, 1.0);
+    EXPECT_EQ(loss.max_step, 1);
+  }
+  tracker.log_metric("loss", 5, 0.5);
+  tracker.finish(RunStatus::finished);
+  Store store(dir.file("t.db"));
+  EXPECT_EQ(store.run_details(id).run.status, "finished");
+  EXPECT_EQ(store.metric_history(id, "loss").size(), 5u);
+  EXPECT_THROW(Tracker(dir.file("t.db")).resume_run(id + 100, 0), std::invalid_argument);
+}
+
 class StoreFixture : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {

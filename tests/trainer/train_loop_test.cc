@@ -18,6 +18,7 @@
 #include "tests/trainer/train_test_util.h"
 #include "trainer/checkpoint.h"
 #include "trainer/train.h"
+#include "tracking/store.h"
 
 namespace rnnlab::trainer {
 namespace {
@@ -209,6 +210,42 @@ TEST(Resume, AtAnEpochEndAndWithPeriodicCheckpoints) {
   config.train.lr = 0.5;
   expect_resume_equals_uninterrupted(config, per_epoch + 1, "sgd, checkpoint_every 2, stopped 1 step into epoch 2",
                                      true);
+}
+
+// With a tracker, the resumed training continues the same run, so its curve holds every
+// evaluation: also when the stop came after the last step (checkpoint written, run not yet
+// marked finished), where the resumed training has no step left to log.
+TEST(Resume, ContinuesTheTrackerRunEvenAfterTheLastStep) {
+  TempFolder folder;
+  Config config = tiny_config("classify", folder);
+  config.train.epochs = 2;
+  const int64_t total = 2 * steps_per_epoch(config);
+  config.output.tracker = folder.file("whole.db");
+  config.output.dir = folder.file("whole");
+  const TrainResult whole = train(config, quiet());
+  for (const int64_t stop_after : {int64_t(1), total}) {
+    config.output.tracker = folder.file("split" + std::to_string(stop_after) + ".db");
+    config.output.dir = folder.file("split" + std::to_string(stop_after));
+    TrainOptions first = quiet();
+    first.stop_after_steps = stop_after;
+    const TrainResult part1 = train(config, first);
+    TrainOptions second = quiet();
+    second.resume = true;
+    const TrainResult part2 = train(config, second);
+    EXPECT_EQ(part2.run_id, part1.run_id) << "stopped after " << stop_after;
+    tracking::Store store(config.output.tracker);
+    EXPECT_EQ(store.run_details(part2.run_id).run.status, "finished");
+    tracking::Store whole_store(folder.file("whole.db"));
+    for (const std::string key : {"val_loss", "train_loss", "test_accuracy"}) {
+      const auto expected = whole_store.metric_history(whole.run_id, key);
+      const auto actual = store.metric_history(part2.run_id, key);
+      ASSERT_EQ(actual.size(), expected.size()) << key << ", stopped after " << stop_after;
+      for (size_t i = 0; i < actual.size(); ++i) {
+        EXPECT_EQ(actual[i].step, expected[i].step) << key;
+        EXPECT_EQ(actual[i].value, expected[i].value) << key << " at step " << actual[i].step;
+      }
+    }
+  }
 }
 
 TEST(Resume, CorruptCheckpointIsAnErrorNamingTheFile) {

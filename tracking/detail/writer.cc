@@ -102,6 +102,25 @@ int64_t insert_run(Database& db, int64_t experiment_id, const RunInfo& info,
   return run_id;
 }
 
+void rebuild_summary(Database& db, int64_t run_id) {
+  db.prepare("DELETE FROM metric_summary WHERE run_id = ?").bind(1, run_id).run();
+  // min/max steps: the first step that reached the extreme, as the incremental writer keeps.
+  db.prepare(
+        "INSERT INTO metric_summary (run_id, key, count, last_step, last_value, min_value, "
+        "min_step, max_value, max_step, wall_time) "
+        "SELECT m.run_id, m.key, count(*), max(m.step), "
+        "(SELECT value FROM metrics WHERE run_id = m.run_id AND key = m.key ORDER BY step DESC LIMIT 1), "
+        "min(m.value), "
+        "(SELECT step FROM metrics WHERE run_id = m.run_id AND key = m.key AND value IS NOT NULL "
+        " ORDER BY value ASC, step ASC LIMIT 1), "
+        "max(m.value), "
+        "(SELECT step FROM metrics WHERE run_id = m.run_id AND key = m.key AND value IS NOT NULL "
+        " ORDER BY value DESC, step ASC LIMIT 1), "
+        "max(m.wall_time) FROM metrics m WHERE m.run_id = ? GROUP BY m.key")
+      .bind(1, run_id)
+      .run();
+}
+
 MetricWriter::MetricWriter(Database& db)
     : insert_(db.prepare(
           "INSERT INTO metrics (run_id, key, step, value, wall_time) VALUES (?, ?, ?, ?, ?) "

@@ -31,6 +31,10 @@ int64_t find_or_create_experiment(Database& db, const std::string& name);
 int64_t insert_run(Database& db, int64_t experiment_id, const RunInfo& info,
                    double heartbeat_timeout_s);
 
+// Recomputes the run's metric_summary rows from its metrics (after points were deleted).
+// Call inside a transaction.
+void rebuild_summary(Database& db, int64_t run_id);
+
 // Prepared statements for the metric path, reused across batches.
 class MetricWriter {
  public:
