@@ -16,6 +16,7 @@ void register_commands(CLI::App& app) {
   add_config_command(app, commands);
   add_data_command(app, commands);
   add_doctor_command(app, commands);
+  add_evaluate_command(app, commands);
   add_runs_command(app, commands);
   add_sweep_command(app, commands);
   add_train_command(app, commands);

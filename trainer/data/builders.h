@@ -6,6 +6,8 @@
 #include <memory>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "trainer/config.h"
 #include "trainer/data/task_data.h"
 
@@ -15,11 +17,19 @@ namespace rnnlab::trainer::data {
 // independent of train.seed so that runs with different seeds share one test set.
 constexpr uint64_t kSplitSeed = 0x5350524C4954ull;  // "SPRLIT"
 
-std::unique_ptr<TaskData> build_language_model(const Config& config, const std::string& path);
+// `trained` (nullable): a checkpoint's TaskData::metadata(); when given, the vocabularies and
+// the normalisation come from it instead of being fitted on this data's training split.
+std::unique_ptr<TaskData> build_language_model(const Config& config, const std::string& path,
+                                               const nlohmann::json* trained);
 // format: "tsv" or "csv"
-std::unique_ptr<TaskData> build_classify(const Config& config, const std::string& path, const std::string& format);
-std::unique_ptr<TaskData> build_tag(const Config& config, const std::string& path);
-std::unique_ptr<TaskData> build_forecast(const Config& config, const std::string& path);
+std::unique_ptr<TaskData> build_classify(const Config& config, const std::string& path, const std::string& format,
+                                         const nlohmann::json* trained);
+std::unique_ptr<TaskData> build_tag(const Config& config, const std::string& path, const nlohmann::json* trained);
+std::unique_ptr<TaskData> build_forecast(const Config& config, const std::string& path,
+                                         const nlohmann::json* trained);
+
+// The part `key` of a checkpoint's data metadata; std::invalid_argument when it is missing.
+const nlohmann::json& trained_part(const nlohmann::json& trained, const std::string& key);
 std::unique_ptr<TaskData> build_adding(const Config& config);
 std::unique_ptr<TaskData> build_copy(const Config& config);
 

@@ -117,17 +117,20 @@ SplitSizes split_sizes(const DataConfig& data, int64_t count, const std::string&
   return sizes;
 }
 
-std::unique_ptr<TaskData> build_language_model(const Config& config, const std::string& path) {
+std::unique_ptr<TaskData> build_language_model(const Config& config, const std::string& path,
+                                               const nlohmann::json* trained) {
   if (config.data.seq_len < 1) throw std::invalid_argument("key 'data.seq_len': must be >= 1");
   TextCodec codec;
   codec.tokenizer.level = Tokenizer::parse_level(config.data.level);
   codec.tokenizer.lowercase = config.data.lowercase;
+  if (trained) codec = TextCodec::from_json(trained_part(*trained, "input_codec"));
   const std::vector<std::string> tokens = codec.tokenizer.split(read_text(path));
   const SplitSizes sizes = split_sizes(config.data, int64_t(tokens.size()), "tokens");
 
   std::map<std::string, int64_t> counts;
   for (int64_t i = 0; i < sizes.train; ++i) ++counts[tokens[size_t(i)]];
-  codec.vocabulary = Vocabulary::from_counts(counts, {false, true, config.data.max_vocab, config.data.min_count});
+  if (!trained)
+    codec.vocabulary = Vocabulary::from_counts(counts, {false, true, config.data.max_vocab, config.data.min_count});
 
   std::vector<int32_t> streams[3];
   const int64_t ends[3] = {sizes.train, sizes.train + sizes.val, int64_t(tokens.size())};

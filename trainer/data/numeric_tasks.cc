@@ -35,7 +35,8 @@ void check_sizes(const DataConfig& data) {
 
 }  // namespace
 
-std::unique_ptr<TaskData> build_forecast(const Config& config, const std::string& path) {
+std::unique_ptr<TaskData> build_forecast(const Config& config, const std::string& path,
+                                         const nlohmann::json* trained) {
   const DataConfig& cfg = config.data;
   if (cfg.window < 1) throw std::invalid_argument("key 'data.window': must be >= 1");
   if (cfg.horizon < 1) throw std::invalid_argument("key 'data.horizon': must be >= 1");
@@ -55,6 +56,10 @@ std::unique_ptr<TaskData> build_forecast(const Config& config, const std::string
   for (int64_t i = 0; i < train_end; ++i) variance += (series[size_t(i)] - mean) * (series[size_t(i)] - mean);
   double std_dev = std::sqrt(variance / double(train_end));
   if (!(std_dev > 0)) std_dev = 1.0;  // a constant training series: keep values as they are
+  if (trained) {  // the model's own units
+    mean = trained_part(*trained, "target_mean").get<double>();
+    std_dev = trained_part(*trained, "target_std").get<double>();
+  }
 
   // 2. Window i reads x[i, i+window) and predicts x[i+window, i+window+horizon). It belongs to
   // the split holding all of its targets (its inputs may reach back into an earlier split,

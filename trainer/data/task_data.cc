@@ -3,6 +3,8 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include <nlohmann/json.hpp>
+
 #include "trainer/data/builders.h"
 #include "trainer/data/datasets.h"
 
@@ -26,7 +28,7 @@ bool format_fits(const std::string& task, const std::string& format) {
   return format == "synthetic";
 }
 
-std::unique_ptr<TaskData> build(const Config& config) {
+std::unique_ptr<TaskData> build(const Config& config, const nlohmann::json* trained) {
   const std::string& task = config.task;
   std::string dataset = config.data.dataset;
   if (dataset.empty() || dataset == "auto") dataset = default_dataset(task);
@@ -65,17 +67,23 @@ std::unique_ptr<TaskData> build(const Config& config) {
     throw std::invalid_argument("key 'data.format': task '" + task + "' cannot read '" + format + "' data" +
                                 (dataset == "file" ? "" : " (data set '" + dataset + "')"));
   }
-  if (task == "language_model") return build_language_model(config, path);
-  if (task == "classify") return build_classify(config, path, format);
-  if (task == "tag") return build_tag(config, path);
-  return build_forecast(config, path);
+  if (task == "language_model") return build_language_model(config, path, trained);
+  if (task == "classify") return build_classify(config, path, format, trained);
+  if (task == "tag") return build_tag(config, path, trained);
+  return build_forecast(config, path, trained);
 }
 
 }  // namespace
 
-std::unique_ptr<TaskData> make_task_data(const Config& config) {
+const nlohmann::json& trained_part(const nlohmann::json& trained, const std::string& key) {
+  if (!trained.is_object() || !trained.contains(key))
+    throw std::invalid_argument("checkpoint metadata lacks '" + key + "' (needed to read data for this model)");
+  return trained.at(key);
+}
+
+std::unique_ptr<TaskData> make_task_data(const Config& config, const nlohmann::json* trained) {
   try {
-    return build(config);
+    return build(config, trained);
   } catch (const std::invalid_argument& error) {
     // Key errors come without the config file; file:line errors already name their file.
     const std::string message = error.what();

@@ -96,10 +96,15 @@ class TaskData {
 };
 
 // Builds the task's data from config.task and config.data (dataset, path, format, level,
-// vocabulary options, splits, seq_len, window/horizon, synthetic sizes). Built-in data sets
+// vocabulary options, splits, seq_len, window/horizon, synthetic sizes). With `trained` (a
+// checkpoint's metadata(), for evaluating a trained model on this data), the input
+// vocabulary, the label/tag set and the forecast normalisation are the checkpoint's instead
+// of being fitted on this data's training split: words the model never saw become <unk>,
+// and a label or tag outside the model's set is an std::invalid_argument naming it. The
+// baselines are still fitted on this data's training split. Built-in data sets
 // are looked up under data_root() (see datasets.h); synthetic ones (adding, copy) are
 // generated from config.train.seed. The val/test split of classify and tag uses a fixed
 // shuffle (the same for every run seed, so runs are comparable).
-std::unique_ptr<TaskData> make_task_data(const Config& config);
+std::unique_ptr<TaskData> make_task_data(const Config& config, const nlohmann::json* trained = nullptr);
 
 }  // namespace rnnlab::trainer::data

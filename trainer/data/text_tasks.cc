@@ -49,9 +49,25 @@ std::vector<std::string> sorted_labels(std::vector<std::string> labels) {
 
 VocabularyOptions word_options(const DataConfig& data) { return {true, true, data.max_vocab, data.min_count}; }
 
+// A trained model's label/tag set; `found` (this data's) must lie inside it.
+Vocabulary trained_outputs(const nlohmann::json& trained, const std::vector<std::string>& found,
+                           const std::string& path, const char* what) {
+  Vocabulary outputs = Vocabulary::from_json(trained_part(trained, "output_vocabulary"));
+  for (const std::string& item : found) {
+    if (!outputs.contains(item)) {
+      std::string known;
+      for (const std::string& token : outputs.tokens()) known += (known.empty() ? "" : " ") + token;
+      throw std::invalid_argument("data file '" + path + "' has " + what + " '" + item +
+                                  "', which the model was not trained on (its " + what + "s: " + known + ")");
+    }
+  }
+  return outputs;
+}
+
 }  // namespace
 
-std::unique_ptr<TaskData> build_classify(const Config& config, const std::string& path, const std::string& format) {
+std::unique_ptr<TaskData> build_classify(const Config& config, const std::string& path, const std::string& format,
+                                         const nlohmann::json* trained) {
   const std::vector<LabeledText> examples = format == "csv" ? read_labeled_csv(path) : read_labeled_tsv(path);
   Tokenizer tokenizer{Tokenizer::Level::word, config.data.lowercase};
   std::vector<std::vector<std::string>> words(examples.size());
@@ -72,8 +88,13 @@ std::unique_ptr<TaskData> build_classify(const Config& config, const std::string
     }
   }
   auto data = std::make_unique<SequenceTaskData>();
-  data->codec = TextCodec{tokenizer, Vocabulary::from_counts(counts, word_options(config.data))};
-  data->outputs = Vocabulary::from_tokens(sorted_labels(labels), {false, false, 0, 1});
+  if (trained) {
+    data->codec = TextCodec::from_json(trained_part(*trained, "input_codec"));
+    data->outputs = trained_outputs(*trained, sorted_labels(labels), path, "label");
+  } else {
+    data->codec = TextCodec{tokenizer, Vocabulary::from_counts(counts, word_options(config.data))};
+    data->outputs = Vocabulary::from_tokens(sorted_labels(labels), {false, false, 0, 1});
+  }
   if (data->outputs->size() < 2) throw std::invalid_argument("data file '" + path + "' has fewer than 2 labels");
   for (size_t i = 0; i < examples.size(); ++i) {
     SequenceSet& set = data->splits[int(assignment[i])];
@@ -99,7 +120,7 @@ std::unique_ptr<TaskData> build_classify(const Config& config, const std::string
   return data;
 }
 
-std::unique_ptr<TaskData> build_tag(const Config& config, const std::string& path) {
+std::unique_ptr<TaskData> build_tag(const Config& config, const std::string& path, const nlohmann::json* trained) {
   std::vector<TaggedSentence> sentences = read_tagged(path);
   if (config.data.lowercase) {
     for (auto& sentence : sentences) {
@@ -129,9 +150,14 @@ std::unique_ptr<TaskData> build_tag(const Config& config, const std::string& pat
   tags.erase(std::unique(tags.begin(), tags.end()), tags.end());
 
   auto data = std::make_unique<SequenceTaskData>();
-  data->codec = TextCodec{Tokenizer{Tokenizer::Level::word, config.data.lowercase},
-                          Vocabulary::from_counts(counts, word_options(config.data))};
-  data->outputs = Vocabulary::from_tokens(tags, {false, false, 0, 1});
+  if (trained) {
+    data->codec = TextCodec::from_json(trained_part(*trained, "input_codec"));
+    data->outputs = trained_outputs(*trained, tags, path, "tag");
+  } else {
+    data->codec = TextCodec{Tokenizer{Tokenizer::Level::word, config.data.lowercase},
+                            Vocabulary::from_counts(counts, word_options(config.data))};
+    data->outputs = Vocabulary::from_tokens(tags, {false, false, 0, 1});
+  }
 
   // Baseline: each training word's most frequent tag; other words get the most frequent tag.
   auto most_frequent = [](const std::map<std::string, int64_t>& histogram) {
