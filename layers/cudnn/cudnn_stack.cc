@@ -5,8 +5,10 @@
 #include <cudnn.h>
 
 #include <algorithm>
+#include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "layers/cuda/device.h"
@@ -222,23 +224,28 @@ void CudnnStack::Impl::prepare(ForwardState& state, int seq_len, int batch, cons
   cudnnHandle_t handle = context.cudnn();
   const int64_t tokens = int64_t(seq_len) * batch;
 
-  state.seq_len = seq_len;
-  state.batch = batch;
-  state.padded = seq_lengths != nullptr;
-  state.host_lengths.assign(size_t(batch), seq_len);
+  std::vector<int> new_lengths(size_t(batch), seq_len);
   if (seq_lengths != nullptr) {
     for (int n = 0; n < batch; ++n) {
       if (seq_lengths[n] < 1 || seq_lengths[n] > seq_len)
         throw std::invalid_argument("cudnn: sequence length " + std::to_string(seq_lengths[n]) + " of sequence " +
                                     std::to_string(n) + " is outside [1, seq_len = " + std::to_string(seq_len) +
                                     "]");
-      state.host_lengths[size_t(n)] = seq_lengths[n];
+      new_lengths[size_t(n)] = seq_lengths[n];
     }
   }
-  state.lengths.resize(size_t(batch));
-  // host_lengths lives as long as the state, so the asynchronous copy may read it later.
-  RNNLAB_CUDA_CHECK(cudaMemcpyAsync(state.lengths.data(), state.host_lengths.data(), sizeof(int) * size_t(batch),
-                                    cudaMemcpyHostToDevice, context.stream()));
+  state.seq_len = seq_len;
+  state.batch = batch;
+  state.padded = seq_lengths != nullptr;
+  // The device copy (cuDNN's devSeqLengths) only when the lengths change: a copy from
+  // pageable memory waits for the stream, which would stall every step of a fixed shape.
+  if (new_lengths != state.host_lengths || state.lengths.size() != size_t(batch)) {
+    state.host_lengths = std::move(new_lengths);
+    state.lengths.resize(size_t(batch));
+    // host_lengths lives as long as the state, so the asynchronous copy may read it later.
+    RNNLAB_CUDA_CHECK(cudaMemcpyAsync(state.lengths.data(), state.host_lengths.data(),
+                                      sizeof(int) * size_t(batch), cudaMemcpyHostToDevice, context.stream()));
+  }
 
   const cudnnForwardMode_t mode = training ? CUDNN_FWD_MODE_TRAINING : CUDNN_FWD_MODE_INFERENCE;
   size_t workspace_bytes = 0;
@@ -438,6 +445,8 @@ void CudnnStack::Impl::backward(const RecurrentBackwardArgs& args) {
     if (r > 0) {
       const Run& previous = *runs[r - 1];
       const int previous_last_layer = previous.first_layer + previous.layer_count - 1;
+      // cuDNN leaves dx at padded steps undefined; the run before must see no gradient there.
+      cudnn_detail::zero_padding(dx, T, N, previous.out_channels, kernel_lengths, stream);
       if (options.dropout > 0.0f)
         cudnn_detail::apply_dropout(dx, dx, T, N, previous.out_channels, options.dropout, state.dropout_seed,
                                     kRecurrentDropoutStream + uint64_t(previous_last_layer), kernel_lengths,

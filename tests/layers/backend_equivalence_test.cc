@@ -205,14 +205,16 @@ TEST_P(BackendDropout, SameSeedSameMasksAsReference) {
   EXPECT_NE(problem.run(backend).dst, got.dst);
 }
 
+std::string dropout_case_name(const ::testing::TestParamInfo<DropoutParams>& info) {
+  const auto& [backend, variant, direction] = info.param;
+  return backend + "_" + kVariants[variant].name + "_" + std::string(to_string(direction));
+}
+
 INSTANTIATE_TEST_SUITE_P(All, BackendDropout,
                          ::testing::Combine(::testing::ValuesIn(compared_backends()),
                                             ::testing::Range(0, int(std::size(kVariants))),
                                             ::testing::ValuesIn(kDirections)),
-                         [](const ::testing::TestParamInfo<DropoutParams>& info) {
-                           return std::get<0>(info.param) + "_" + kVariants[std::get<1>(info.param)].name + "_" +
-                                  std::string(to_string(std::get<2>(info.param)));
-                         });
+                         dropout_case_name);
 
 // cuDNN: the same problems as BackendEquivalence/BackendDropout, every case in a loop.
 class CudnnEquivalence : public ::testing::Test {
