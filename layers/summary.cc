@@ -101,7 +101,9 @@ ModelSummary summarize(const std::vector<LayerSpec>& layers, int64_t input_featu
         options.cell = recurrent->cell;
         options.input_size = int(features);
         options.hidden_size = recurrent->units;
-        options.direction = recurrent->bidirectional ? Direction::bidirectional_concat : Direction::forward;
+        options.direction = !recurrent->bidirectional ? Direction::forward
+                            : recurrent->merge_sum    ? Direction::bidirectional_sum
+                                                      : Direction::bidirectional_concat;
         options.projection_size = recurrent->projection_size;
         options.peephole = recurrent->peephole;
         try {

@@ -46,6 +46,7 @@ struct RecurrentSpec {
   int units = 0;
   bool return_sequences = false;
   bool bidirectional = false;  // Keras Bidirectional(merge_mode='concat'): 2 * units out
+  bool merge_sum = false;      // with bidirectional: merge_mode='sum', units out
   int projection_size = 0;     // LSTM only (no Keras equivalent; shown as LSTM)
   bool peephole = false;       // LSTM only (no Keras equivalent; shown as LSTM)
   bool trainable = true;

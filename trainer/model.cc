@@ -237,6 +237,7 @@ layers::ModelSummary Model::summary() const {
     r.units = rnn.hidden_size;
     r.return_sequences = spec_.per_step_output || layer + 1 < rnn.num_layers;
     r.bidirectional = layers::direction_count(rnn.direction) == 2;
+    r.merge_sum = rnn.direction == layers::Direction::bidirectional_sum;
     r.projection_size = rnn.projection_size;
     r.peephole = rnn.peephole;
     specs.push_back(r);

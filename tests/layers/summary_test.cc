@@ -31,6 +31,14 @@ TEST(Summary, KerasParameterCounts) {
   EXPECT_EQ(summarize({rnn(Cell::gru, 32)}, 32).total_params, 6336);
   // Bidirectional counts both directions.
   EXPECT_EQ(summarize({rnn(Cell::lstm, 32, false, true)}, 32).total_params, 2 * 8320);
+  // Bidirectional(LSTM(32, return_sequences=True), merge_mode='sum') + Dense(5): the sum
+  // gives 32 features (not 64), so the Dense has 32 * 5 + 5 parameters.
+  RecurrentSpec summed = rnn(Cell::lstm, 32, true, true);
+  summed.merge_sum = true;
+  const ModelSummary sum = summarize({summed, DenseSpec{5}}, 32);
+  EXPECT_EQ(sum.total_params, 2 * 8320 + 32 * 5 + 5);
+  EXPECT_EQ(sum.rows[0].output_shape, "(None, None, 32)");
+  EXPECT_EQ(summarize({rnn(Cell::lstm, 32, true, true), DenseSpec{5}}, 32).rows[0].output_shape, "(None, None, 64)");
   // Dense on the last state: 32 * 1 + 1.
   EXPECT_EQ(summarize({EmbeddingSpec{10000, 32}, rnn(Cell::lstm, 32), DenseSpec{1}}).total_params, 320000 + 8320 + 33);
 }

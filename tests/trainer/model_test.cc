@@ -75,8 +75,7 @@ TEST(ModelSegments, CoverTheBufferWithoutGapsInOrder) {
       EXPECT_EQ(model.segments().back().group, "head");
       EXPECT_TRUE(names.count("rnn.weight_hh_l2")) << "3 layers";
       EXPECT_EQ(model.spec().head_input_size(), direction == Direction::bidirectional_concat ? 12 : 6);
-      // The summary counts what the buffer holds (merge=sum: see the disabled test below).
-      if (direction == Direction::bidirectional_sum) continue;
+      // The summary counts what the buffer holds (merge=sum too: see the test below).
       EXPECT_EQ(model.summary().total_params, model.parameter_count())
           << "direction " << int(direction) << (per_step ? ", per-step head" : ", final-state head") << "\n"
           << model.summary().to_string();
@@ -84,11 +83,10 @@ TEST(ModelSegments, CoverTheBufferWithoutGapsInOrder) {
   }
 }
 
-// KNOWN BUG (reported, not fixed here: layers/summary.h has no merge mode): with merge=sum
-// the summary shows Bidirectional layers of 2 * units outputs, so every later layer and the
-// head are counted with twice their input size (2015 parameters shown for a 1559-parameter
-// model). Enable when layers::RecurrentSpec can say "sum".
-TEST(ModelSegments, DISABLED_BidirectionalSumSummaryCountsTheBuffer) {
+// Was a bug: with merge=sum the summary showed Bidirectional layers of 2 * units outputs,
+// so every later layer and the head were counted with twice their input size (2015
+// parameters shown for a 1559-parameter model). layers::RecurrentSpec::merge_sum fixed it.
+TEST(ModelSegments, BidirectionalSumSummaryCountsTheBuffer) {
   for (const bool per_step : {false, true}) {
     const Model model(token_spec(11, 5, Cell::gru, 6, 3, Direction::bidirectional_sum, per_step, 4), 1);
     EXPECT_EQ(model.summary().total_params, model.parameter_count()) << model.summary().to_string();
