@@ -28,6 +28,31 @@ int64_t check_labels(const char* function, const int32_t* labels, int64_t rows, 
   return counted;
 }
 
+// sum((pred - target)^2) in double, and diff = gradient_scale * (pred - target) in float.
+// Eight independent partial sums: one running sum is a chain of dependent double adds
+// (~1 ns an element, 10% of a small recurrent training step); these vectorise.
+template <bool kDiff>
+double squared_error_sum(const float* pred, const float* target, int64_t count, double gradient_scale, float* diff) {
+  constexpr int kLanes = 8;
+  double partial[kLanes] = {0.0};
+  int64_t i = 0;
+  for (; i + kLanes <= count; i += kLanes) {
+    for (int k = 0; k < kLanes; ++k) {
+      const double error = double(pred[i + k]) - double(target[i + k]);
+      partial[k] += error * error;
+      if constexpr (kDiff) diff[i + k] = float(gradient_scale * error);
+    }
+  }
+  for (; i < count; ++i) {
+    const double error = double(pred[i]) - double(target[i]);
+    partial[0] += error * error;
+    if constexpr (kDiff) diff[i] = float(gradient_scale * error);
+  }
+  double total = 0.0;
+  for (double value : partial) total += value;
+  return total;
+}
+
 }  // namespace
 
 Reduction parse_reduction(std::string_view name) {
@@ -74,13 +99,9 @@ LossResult mean_squared_error(const float* pred, const float* target, int64_t co
   LossResult result;
   result.count = count;
   const double scale = reduction == Reduction::mean && count > 0 ? 1.0 / double(count) : 1.0;
-  double total = 0.0;
-  for (int64_t i = 0; i < count; ++i) {
-    const double error = double(pred[i]) - double(target[i]);
-    total += error * error;
-    if (diff_pred) diff_pred[i] = float(2.0 * error * scale);
-  }
-  result.loss = total * scale;
+  result.loss = (diff_pred ? squared_error_sum<true>(pred, target, count, 2.0 * scale, diff_pred)
+                            : squared_error_sum<false>(pred, target, count, 0.0, nullptr)) *
+                scale;
   return result;
 }
 
