@@ -97,14 +97,16 @@ struct RunState {
   DeviceBuffer<float> x_buffer;  // runs > 0: the previous run's output after dropout
   DeviceBuffer<float> y;         // [T, N, D*S]
   DeviceBuffer<float> out;       // bidirectional_sum: [T, N, S]
-  DeviceBuffer<unsigned char> reserve;
+  DeviceBuffer<unsigned char> reserve;  // grows only; cuDNN gets reserve_bytes of it
+  size_t reserve_bytes = 0;
   const float* layer_out() const { return out.empty() ? y.data() : out.data(); }
 };
 
 struct ForwardState {
   std::vector<RunState> runs;
   DeviceBuffer<float> weights;
-  DeviceBuffer<unsigned char> workspace;
+  DeviceBuffer<unsigned char> workspace;  // grows only; cuDNN gets workspace_bytes of it
+  size_t workspace_bytes = 0;
   DeviceBuffer<int> lengths;  // device copy of host_lengths (cuDNN's devSeqLengths)
   std::vector<int> host_lengths;
   bool padded = false;         // the caller gave lengths
@@ -265,11 +267,15 @@ void CudnnStack::Impl::prepare(ForwardState& state, int seq_len, int batch, cons
     RNNLAB_CUDNN_CHECK(
         cudnnGetRNNTempSpaceSizes(handle, run.rnn.desc, mode, rs.x_desc.desc, &run_workspace, &run_reserve));
     workspace_bytes = std::max(workspace_bytes, run_workspace);
-    rs.reserve.resize(training ? run_reserve : 0);
-    rs.y.resize(size_t(tokens * run.y_channels));
-    if (summed) rs.out.resize(size_t(tokens * run.out_channels));
-    if (r > 0) rs.x_buffer.resize(size_t(tokens * run.x_channels));
+    // Buffers only grow, so batches of changing shape do not reallocate (cudaFree waits
+    // for the whole device) once the largest has been seen.
+    rs.reserve_bytes = training ? run_reserve : 0;
+    rs.reserve.reserve(rs.reserve_bytes);
+    rs.y.reserve(size_t(tokens * run.y_channels));
+    if (summed) rs.out.reserve(size_t(tokens * run.out_channels));
+    if (r > 0) rs.x_buffer.reserve(size_t(tokens * run.x_channels));
   }
+  state.workspace_bytes = workspace_bytes;
   state.workspace.reserve(workspace_bytes);
 }
 
@@ -301,11 +307,11 @@ void CudnnStack::Impl::forward(const RecurrentForwardArgs& args, bool training, 
   const float* x = args.src;
   const int64_t src_count = tokens * options.input_size;
   if (reversed) {
-    state.src.resize(size_t(src_count));
+    state.src.reserve(size_t(src_count));
     cudnn_detail::reverse_time(args.src, state.src.data(), T, N, options.input_size, kernel_lengths, stream);
     x = state.src.data();
   } else if (training) {
-    state.src.resize(size_t(src_count));
+    state.src.reserve(size_t(src_count));
     cuda::copy_device_to_device(state.src.data(), args.src, size_t(src_count) * sizeof(float));
     x = state.src.data();
   }
@@ -339,8 +345,8 @@ void CudnnStack::Impl::forward(const RecurrentForwardArgs& args, bool training, 
         handle, run.rnn.desc, mode, lengths, rs.x_desc.desc, x, rs.y_desc.desc, rs.y.data(), rs.h_desc.desc,
         h0 != nullptr ? h0 + h_offset : nullptr, args.hT != nullptr ? args.hT + h_offset : nullptr, rs.c_desc.desc,
         c0 != nullptr ? c0 + c_offset : nullptr, lstm && args.cT != nullptr ? args.cT + c_offset : nullptr,
-        run.weight_bytes, state.weights.data() + run.weight_offset, state.workspace.bytes(),
-        state.workspace.data(), rs.reserve.bytes(), rs.reserve.empty() ? nullptr : rs.reserve.data()));
+        run.weight_bytes, state.weights.data() + run.weight_offset, state.workspace_bytes,
+        state.workspace.data(), rs.reserve_bytes, rs.reserve_bytes == 0 ? nullptr : rs.reserve.data()));
     if (summed) cudnn_detail::sum_halves(rs.y.data(), rs.out.data(), tokens, S, stream);
     if (r + 1 < runs.size()) {
       RunState& next = state.runs[r + 1];
@@ -437,11 +443,11 @@ void CudnnStack::Impl::backward(const RecurrentBackwardArgs& args) {
         args.diff_h0 != nullptr ? args.diff_h0 + h_offset : nullptr, rs.c_desc.desc, cx,
         lstm && args.diff_cT != nullptr ? args.diff_cT + c_offset : nullptr,
         lstm && args.diff_c0 != nullptr ? args.diff_c0 + c_offset : nullptr, run.weight_bytes, weights,
-        state.workspace.bytes(), state.workspace.data(), rs.reserve.bytes(), rs.reserve.data()));
+        state.workspace_bytes, state.workspace.data(), rs.reserve_bytes, rs.reserve.data()));
     RNNLAB_CUDNN_CHECK(cudnnRNNBackwardWeights_v8(
         handle, run.rnn.desc, CUDNN_WGRAD_MODE_ADD, lengths, rs.x_desc.desc, rs.x, rs.h_desc.desc, hx,
         rs.y_desc.desc, rs.y.data(), run.weight_bytes, diff_weights.data() + run.weight_offset,
-        state.workspace.bytes(), state.workspace.data(), rs.reserve.bytes(), rs.reserve.data()));
+        state.workspace_bytes, state.workspace.data(), rs.reserve_bytes, rs.reserve.data()));
     if (r > 0) {
       const Run& previous = *runs[r - 1];
       const int previous_last_layer = previous.first_layer + previous.layer_count - 1;
