@@ -88,6 +88,9 @@ EvaluateResult evaluate_checkpoint(const std::string& checkpoint_path, const Eva
                                 config.data.dataset + "' is empty (see data.val_fraction / data.test_fraction)");
   result.metrics = objective.metrics(sums);
   result.baseline = data->baseline(split);
+  result.unscored = data->unscored_targets(split);
+  if (result.unscored > 0 && result.metrics.count("accuracy"))
+    result.metrics["accuracy_counting_unscored"] = sums.correct / (sums.count + double(result.unscored));
   return result;
 }
 

@@ -16,7 +16,7 @@
 // Failure: a missing file throws std::invalid_argument naming it; a corrupt or truncated
 // one std::runtime_error (from load_checkpoint); a file that is not an rnnlab checkpoint,
 // a bad split name, an override of another key or a bad value, data that do not fit the
-// model (a tag it was not trained on) throw std::invalid_argument naming the checkpoint,
+// model (a label it was not trained on) throw std::invalid_argument naming the checkpoint,
 // key or file. Nothing is written.
 #pragma once
 
@@ -41,6 +41,9 @@ struct EvaluateResult {
   int64_t examples = 0;  // sequences in the split (tokens for language_model)
   std::map<std::string, double> metrics;   // the task's metrics (as TrainResult::test)
   std::map<std::string, double> baseline;  // the trivial predictor on the same split
+  // tag on other data: tokens whose tag the model cannot output (not in `metrics`' loss and
+  // accuracy); when > 0, metrics also has "accuracy_counting_unscored" (them counted wrong).
+  int64_t unscored = 0;
 };
 
 EvaluateResult evaluate_checkpoint(const std::string& checkpoint_path, const EvaluateOptions& options = {});

@@ -1,8 +1,9 @@
 // evaluate_checkpoint (what `rnnlab evaluate` runs): a finished run's checkpoint evaluated
 // on test gives exactly the test metrics the run logged, for every task; on val, the last
 // validation; other data given by overrides is read with the checkpoint's vocabulary
-// (unseen words become <unk>, an unknown tag is an error naming it); missing and corrupt
-// checkpoints and overrides that would change the model are errors naming the culprit.
+// (unseen words become <unk>, a tag the model cannot output is counted but not scored);
+// missing and corrupt checkpoints and overrides that would change the model are errors
+// naming the culprit.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -115,13 +116,18 @@ TEST(Evaluate, OtherDataUsesTheCheckpointsVocabulary) {
   EXPECT_LE(result.metrics.at("accuracy"), 1.0);
   EXPECT_EQ(result.config.data.path, other_path);
 
-  // A tag the model cannot output.
-  const std::string bad_path = folder.write("bad.txt", std::string("the/DT cat/XYZ ./.\n") + other);
-  EvaluateOptions bad;
-  bad.overrides = {"data.path=" + bad_path};
-  const std::string message = error_of<std::invalid_argument>([&] { evaluate_checkpoint(checkpoint_path(config), bad); });
-  EXPECT_TRUE(contains(message, "XYZ")) << message;
-  EXPECT_TRUE(contains(message, "bad.txt")) << message;
+  // Tags the model cannot output (in every sentence, so the test split has them): not
+  // scored, counted, and counted wrong in accuracy_counting_unscored.
+  std::string odd;
+  for (int i = 0; i < 40; ++i) odd += "the/DT cat/XYZ sat/VBD ./.\n";
+  EvaluateOptions odd_options;
+  odd_options.overrides = {"data.path=" + folder.write("odd.txt", odd), "data.test_fraction=0.5"};
+  const EvaluateResult odd_result = evaluate_checkpoint(checkpoint_path(config), odd_options);
+  EXPECT_EQ(odd_result.unscored, 20);
+  const double scored = odd_result.metrics.at("accuracy");
+  EXPECT_DOUBLE_EQ(odd_result.metrics.at("accuracy_counting_unscored"), scored * 60.0 / 80.0);
+  EXPECT_EQ(result.unscored, 0);
+  EXPECT_EQ(result.metrics.count("accuracy_counting_unscored"), 0u);
 }
 
 TEST(Evaluate, ErrorsNameTheCheckpointTheKeyOrTheSplit) {

@@ -54,7 +54,8 @@ int run_evaluate(const EvaluateArgs& args, const std::vector<std::string>& extra
   if (args.format == "json") {
     nlohmann::json out = {{"checkpoint", path},     {"task", config.task},     {"dataset", config.data.dataset},
                           {"path", config.data.path}, {"split", result.split}, {"step", result.step},
-                          {"examples", result.examples}, {"metrics", result.metrics}, {"baseline", result.baseline}};
+                          {"examples", result.examples}, {"metrics", result.metrics}, {"baseline", result.baseline},
+                          {"unscored", result.unscored}};
     std::printf("%s\n", out.dump(2).c_str());
   } else {
     std::printf("%s: task %s, step %lld\n", path.c_str(), config.task.c_str(), static_cast<long long>(result.step));
@@ -62,6 +63,10 @@ int run_evaluate(const EvaluateArgs& args, const std::vector<std::string>& extra
                 static_cast<long long>(result.examples), config.task == "language_model" ? "tokens" : "sequences");
     std::printf("%-9s %s\n", result.split.c_str(), metrics_text(result.metrics).c_str());
     std::printf("%-9s %s\n", "baseline", metrics_text(result.baseline).c_str());
+    if (result.unscored > 0)
+      std::printf("note: %lld tokens carry tags the model cannot output; accuracy leaves them out, "
+                  "accuracy_counting_unscored counts them wrong\n",
+                  static_cast<long long>(result.unscored));
   }
   return 0;
 }

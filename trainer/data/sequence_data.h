@@ -57,6 +57,7 @@ class SequenceTaskData : public TaskData {
   std::optional<TextCodec> codec;
   std::optional<Vocabulary> outputs;
   nlohmann::json extra_metadata = nlohmann::json::object();
+  int64_t unscored[3] = {0, 0, 0};  // see TaskData::unscored_targets
 
   TaskInfo info() const override { return task_info; }
   int64_t size(Split split) const override { return int64_t(splits[int(split)].size()); }
@@ -64,6 +65,7 @@ class SequenceTaskData : public TaskData {
   std::map<std::string, double> baseline(Split split) const override { return baselines[int(split)]; }
   const TextCodec* input_codec() const override { return codec ? &*codec : nullptr; }
   const Vocabulary* output_vocabulary() const override { return outputs ? &*outputs : nullptr; }
+  int64_t unscored_targets(Split split) const override { return unscored[int(split)]; }
   nlohmann::json metadata() const override;
 };
 

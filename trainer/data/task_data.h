@@ -88,6 +88,10 @@ class TaskData {
   virtual const TextCodec* input_codec() const { return nullptr; }
   // Class or tag names by output id (classify, tag); nullptr otherwise.
   virtual const Vocabulary* output_vocabulary() const { return nullptr; }
+  // tag, read for a trained model (make_task_data's `trained`): tokens of `split` whose tag
+  // the model cannot output (e.g. WSJ's '' for a tagger trained on OANC). They are left out
+  // of the loss and accuracy (kIgnoreIndex); the caller reports them. 0 otherwise.
+  virtual int64_t unscored_targets(Split) const { return 0; }
 
   // What a checkpoint stores to use the model later: task, sizes, codec, output names,
   // normalisation. {"task": ..., "input_codec": {...}, "output_vocabulary": {...},
@@ -99,9 +103,10 @@ class TaskData {
 // vocabulary options, splits, seq_len, window/horizon, synthetic sizes). With `trained` (a
 // checkpoint's metadata(), for evaluating a trained model on this data), the input
 // vocabulary, the label/tag set and the forecast normalisation are the checkpoint's instead
-// of being fitted on this data's training split: words the model never saw become <unk>,
-// and a label or tag outside the model's set is an std::invalid_argument naming it. The
-// baselines are still fitted on this data's training split. Built-in data sets
+// of being fitted on this data's training split: words the model never saw become <unk>, a
+// label outside the model's set is an std::invalid_argument naming it, and a tag outside it
+// is not scored (TaskData::unscored_targets). The baselines are still fitted on this data's
+// training split. Built-in data sets
 // are looked up under data_root() (see datasets.h); synthetic ones (adding, copy) are
 // generated from config.train.seed. The val/test split of classify and tag uses a fixed
 // shuffle (the same for every run seed, so runs are comparable).

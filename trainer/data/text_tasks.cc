@@ -152,7 +152,7 @@ std::unique_ptr<TaskData> build_tag(const Config& config, const std::string& pat
   auto data = std::make_unique<SequenceTaskData>();
   if (trained) {
     data->codec = TextCodec::from_json(trained_part(*trained, "input_codec"));
-    data->outputs = trained_outputs(*trained, tags, path, "tag");
+    data->outputs = Vocabulary::from_json(trained_part(*trained, "output_vocabulary"));
   } else {
     data->codec = TextCodec{Tokenizer{Tokenizer::Level::word, config.data.lowercase},
                             Vocabulary::from_counts(counts, word_options(config.data))};
@@ -171,7 +171,17 @@ std::unique_ptr<TaskData> build_tag(const Config& config, const std::string& pat
     const int s = int(assignment[i]);
     SequenceSet& set = data->splits[s];
     set.tokens.push_back(data->codec->vocabulary.encode(sentences[i].words));
-    set.step_targets.push_back(data->outputs->encode(sentences[i].tags));
+    if (trained) {  // tags the model cannot output are not scored
+      std::vector<int32_t> targets;
+      for (const std::string& tag : sentences[i].tags) {
+        const bool known = data->outputs->contains(tag);
+        targets.push_back(known ? data->outputs->id(tag) : kIgnoreIndex);
+        data->unscored[s] += known ? 0 : 1;
+      }
+      set.step_targets.push_back(std::move(targets));
+    } else {
+      set.step_targets.push_back(data->outputs->encode(sentences[i].tags));
+    }
     for (size_t j = 0; j < sentences[i].words.size(); ++j) {
       auto known = tags_of_word.find(sentences[i].words[j]);
       const std::string& guess = known == tags_of_word.end() ? overall : most_frequent(known->second);
