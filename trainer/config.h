@@ -55,7 +55,7 @@ struct ModelConfig {
   bool peephole = false;         // lstm only
   int projection_size = 0;       // lstm only
   std::string init = "keras";    // keras | pytorch
-  std::string backend = "onednn";  // onednn | reference | cudnn
+  std::string backend = "onednn";  // onednn | reference | cudnn (alias gpu; whole step on the GPU)
 };
 
 struct EarlyStoppingConfig {

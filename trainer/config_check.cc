@@ -79,6 +79,10 @@ void check_config_rules(Config& config, const ConfigLocator& where, std::vector<
   if (token_task(task) && model.embedding_size < 1)
     fail("model.embedding_size", "task '" + task + "' reads tokens and needs an embedding size >= 1",
          {"task"});
+  // `gpu` is an alias of `cudnn`: everything after the check sees one name.
+  if (model.backend == "gpu") config.model.backend = "cudnn";
+  if (model.backend == "cudnn" && model.peephole)
+    fail("model.peephole", "cuDNN has no peephole LSTM (use model.backend onednn or reference)", {"model.backend"});
   if (model.peephole && model.cell != "lstm")
     fail("model.peephole", "needs model.cell 'lstm' (got '" + model.cell + "')", {"model.cell"});
   if (model.projection_size > 0) {

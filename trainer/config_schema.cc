@@ -162,8 +162,9 @@ std::vector<ConfigKey> build_schema() {
                      "Initialisation: Keras's (Glorot / orthogonal, forget bias 1) or PyTorch's "
                      "(uniform +-1/sqrt(hidden))",
                      RNNLAB_FIELD(model.init)));
-  s.push_back(choice("model.backend", {"onednn", "reference", "cudnn"},
-                     "Recurrent kernels: oneDNN (CPU), the plain reference loops, or cuDNN (GPU)",
+  s.push_back(choice("model.backend", {"onednn", "reference", "cudnn", "gpu"},
+                     "Recurrent kernels: oneDNN (CPU), the plain reference loops, or cuDNN (the whole "
+                     "step on the GPU; `gpu` is an alias)",
                      RNNLAB_FIELD(model.backend)));
 
   s.push_back(integer("train.batch_size", 1, kIntMax, "Sequences per optimizer step (per rank)",
@@ -344,7 +345,9 @@ const std::vector<std::string>& config_rules() {
       "classify, tag and copy val_loss, val_accuracy; forecast "
       "val_loss, val_rmse, val_mae; adding val_loss, val_mse. `goal: auto` becomes max for "
       "val_accuracy and min otherwise; an explicit goal must agree.",
-      "`model.backend: cudnn` is checked when the model is built (it needs a CUDA build and a GPU).",
+      "`model.backend: gpu` means `cudnn`. `cudnn` runs the whole training step on the GPU and "
+      "needs a build with CUDA and a visible GPU, checked before any data is read (the error "
+      "names the file and key); it has no peephole LSTM.",
       "`output.dir` and `output.experiment` must not be empty.",
   };
   return rules;
