@@ -89,6 +89,21 @@ void Communicator::check_all_ok(bool local_ok, std::string_view what, std::strin
   throw RankFailure(text, failed);
 }
 
+void Communicator::set_failure_hook(FailureHook hook) {
+  std::lock_guard<std::mutex> lock(failure_hook_mutex_);
+  failure_hook_ = std::move(hook);
+}
+
+void Communicator::run_failure_hook(const std::string& message) noexcept {
+  std::lock_guard<std::mutex> lock(failure_hook_mutex_);
+  if (!failure_hook_) return;
+  try {
+    failure_hook_(message);
+  } catch (...) {
+    // The job is ending anyway; the message has been printed.
+  }
+}
+
 bool launched_by_mpi() {
   for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"}) {
     if (std::getenv(name) != nullptr) return true;

@@ -30,8 +30,17 @@
 //     noticed at a point every rank reaches (a NaN/Inf loss each step): if any rank says
 //     not ok, every rank throws RankFailure naming the failing ranks and their messages, so
 //     every rank exits non-zero through its normal error path, in step, without an abort.
-//   - A rank that dies (SIGKILL, crash): mpirun notices and kills the job; should it not
-//     (a host that vanishes), the others' collectives stall and the watchdog fires.
+//   - A rank that dies (SIGKILL, crash): mpirun notices and kills the job (SIGTERM, then
+//     SIGKILL a second later). The MPI communicator's watchdog also checks, every 0.1 s
+//     while a collective waits, whether the processes of the ranks on the same machine
+//     still run (dist/peer_liveness.h), and aborts the job naming the dead rank:
+//       rank 0: rank 1 (host vm pid 4242) died (its process is gone) while rank 0 waited in
+//       all_reduce(bucket 1 of 3, epoch 2 step 146)
+//     A rank on another host that dies without mpirun noticing (a host that vanishes)
+//     stalls the others' collectives until the watchdog's timeout fires.
+//   - set_failure_hook(): whatever ends the job from the watchdog (timeout, dead peer) calls
+//     the hook with its message first, so rank 0 can mark its tracked run failed before
+//     it is gone.
 //   - Destroying an MPI communicator while an exception unwinds the stack (the caller did
 //     not catch it and call fail()) aborts the job as well, because a clean MPI_Finalize
 //     would wait for ranks that are stuck in a collective. A RankFailure from
@@ -46,7 +55,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -144,6 +155,13 @@ class Communicator {
 
   // Faults (see the top of this file).
   [[noreturn]] virtual void fail(const std::string& message) = 0;
+  // Called with the message, from the watchdog's thread, just before this rank aborts the
+  // job because a collective timed out or a peer process died (rank 0 marks its run
+  // failed). Must be quick, must not throw and must not use the communicator. An empty
+  // hook removes it; setting or removing waits for a hook that is running, so whatever the
+  // hook refers to may be destroyed once it is removed. Thread safe.
+  using FailureHook = std::function<void(const std::string& message)>;
+  void set_failure_hook(FailureHook hook);
   // Collective. Returns normally when every rank passed local_ok == true; otherwise throws
   // RankFailure on every rank: "rank 1 failed in <what>: <message>; ...".
   void check_all_ok(bool local_ok, std::string_view what, std::string_view message = {});
@@ -163,6 +181,12 @@ class Communicator {
   // Set by check_all_ok() before it throws: every rank has the same failure, so an
   // implementation may shut down cleanly instead of aborting the job.
   bool failure_is_collective_ = false;
+  // For implementations, from the thread that is about to end the job; never throws.
+  void run_failure_hook(const std::string& message) noexcept;
+
+ private:
+  std::mutex failure_hook_mutex_;
+  FailureHook failure_hook_;
 };
 
 // True when this process was started by an MPI launcher (OMPI_COMM_WORLD_SIZE, PMI_SIZE or

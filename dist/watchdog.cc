@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 
 namespace rnnlab::dist {
 namespace {
@@ -38,8 +39,8 @@ std::string describe_operation(const char* op, OpLabel label, std::size_t count,
   return std::string(op) + "(" + inside + ")";
 }
 
-Watchdog::Watchdog(double timeout_seconds, int rank, Fire fire)
-    : timeout_seconds_(timeout_seconds), rank_(rank), fire_(std::move(fire)) {
+Watchdog::Watchdog(double timeout_seconds, int rank, Fire fire, DeadPeer dead_peer)
+    : timeout_seconds_(timeout_seconds), rank_(rank), fire_(std::move(fire)), dead_peer_(std::move(dead_peer)) {
   thread_ = std::thread([this] { run(); });
 }
 
@@ -76,9 +77,13 @@ std::string Watchdog::context() const {
 
 void Watchdog::run() {
   // Checking 20 times per timeout bounds the overshoot to 5% (and to 1 s for long timeouts)
-  // while costing nothing measurable.
-  const auto interval = std::chrono::duration<double>(std::clamp(timeout_seconds_ / 20.0, 0.01, 1.0));
+  // while costing nothing measurable; with a peer check, every 0.1 s at least (a few reads
+  // of /proc per check).
+  double seconds = std::clamp(timeout_seconds_ / 20.0, 0.01, 1.0);
+  if (dead_peer_) seconds = std::min(seconds, 0.1);
+  const auto interval = std::chrono::duration<double>(seconds);
   const auto timeout_ns = static_cast<std::int64_t>(timeout_seconds_ * 1e9);
+  std::uint64_t dead_seen_in = 0;  // the operation (sequence) a dead peer was last seen in
   std::unique_lock<std::mutex> lock(mutex_);
   while (!stopping_) {
     wake_.wait_for(lock, interval);
@@ -93,10 +98,25 @@ void Watchdog::run() {
     const std::size_t count = count_.load(std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_acquire);
     if (sequence_.load(std::memory_order_relaxed) != before) continue;
-    if (now_ns() - started < timeout_ns) continue;
-    const std::string message = "rank " + std::to_string(rank_) + ": timed out after " +
-                                format_seconds(timeout_seconds_) + " s in " +
-                                describe_operation(op, label, count, unit, context_);
+    std::string message;
+    if (now_ns() - started >= timeout_ns) {
+      message = "rank " + std::to_string(rank_) + ": timed out after " + format_seconds(timeout_seconds_) +
+                " s in " + describe_operation(op, label, count, unit, context_);
+    } else if (dead_peer_ && std::strcmp(op, "finalize") != 0) {
+      // A peer that has finished may exit while this rank finalises; in any other
+      // operation a vanished peer can never arrive. Seen twice in the same operation, so
+      // a peer that completed this collective and exited in between is not blamed.
+      const std::string dead = dead_peer_();
+      if (dead.empty()) {
+        dead_seen_in = 0;
+      } else if (dead_seen_in != before) {
+        dead_seen_in = before;
+      } else {
+        message = "rank " + std::to_string(rank_) + ": " + dead + " died (its process is gone) while rank " +
+                  std::to_string(rank_) + " waited in " + describe_operation(op, label, count, unit, context_);
+      }
+    }
+    if (message.empty()) continue;
     lock.unlock();
     fire_(message);  // ends the job; returns only if the vendor's abort did not
     lock.lock();

@@ -2,6 +2,10 @@
 // begin()/end(); a thread wakes a few times per timeout and, when one call has run longer
 // than the timeout, formats "rank R: timed out after T s in OP(LABEL, CONTEXT)" and hands it
 // to the `fire` callback, which must end the job (MPI_Abort) and never return.
+// With a `dead_peer` check (dist/peer_liveness.h), it also asks every 0.1 s while an
+// operation other than "finalize" waits whether a peer process has died; when the same
+// operation still waits on the next check and the peer is still gone, it fires with
+// "rank R: rank P (host H pid N) died (its process is gone) while rank R waited in OP(...)".
 //
 // begin()/end() are the hot path: a clock read and a few relaxed atomic stores, no lock, no
 // syscall, so the all-reduce wrapper stays within a few percent of the raw vendor call.
@@ -29,8 +33,10 @@ std::string describe_operation(const char* op, OpLabel label, std::size_t count,
 class Watchdog {
  public:
   using Fire = std::function<void(const std::string& message)>;
+  // Returns "" when every peer it can see runs, else a description of a dead one.
+  using DeadPeer = std::function<std::string()>;
   // timeout_seconds > 0. The thread starts here and is joined by the destructor.
-  Watchdog(double timeout_seconds, int rank, Fire fire);
+  Watchdog(double timeout_seconds, int rank, Fire fire, DeadPeer dead_peer = {});
   ~Watchdog();
   Watchdog(const Watchdog&) = delete;
   Watchdog& operator=(const Watchdog&) = delete;
@@ -47,6 +53,7 @@ class Watchdog {
   const double timeout_seconds_;
   const int rank_;
   Fire fire_;
+  DeadPeer dead_peer_;
   // The operation in progress; written by the caller's thread, read by the watchdog.
   std::atomic<std::uint64_t> sequence_{0};  // odd while an operation is in progress
   std::atomic<std::int64_t> started_ns_{0};

@@ -107,8 +107,7 @@ void RunLog::metric(const std::string& key, int64_t step, double value) {
 }
 
 void RunLog::finish(const std::string& status, const std::string& error) noexcept {
-  if (!active_ || finished_) return;
-  finished_ = true;
+  if (!active_ || finished_.exchange(true)) return;
   jsonl_.flush();
   if (!tracker_) return;
   try {

@@ -6,6 +6,7 @@
 // construction, before training starts. finish() never throws (it runs on error paths).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <fstream>
 #include <memory>
@@ -40,12 +41,14 @@ class RunLog {
   // Makes every point logged so far durable (called before a checkpoint is written, so a
   // checkpoint's step never runs ahead of the tracker's curve).
   void flush();
-  // status: finished | failed | killed | pruned; error: the failure's message.
+  // status: finished | failed | killed | pruned; error: the failure's message. The first
+  // call wins; it may come from another thread (the communicator's failure hook, while
+  // the training thread waits in a collective).
   void finish(const std::string& status, const std::string& error) noexcept;
 
  private:
   bool active_;
-  bool finished_ = false;
+  std::atomic<bool> finished_{false};  // finish() may come from the watchdog's thread
   std::ofstream jsonl_;
   std::unique_ptr<tracking::Tracker> tracker_;
   std::string tracker_path_;

@@ -115,6 +115,23 @@ struct EnvironmentSwitches {
   }
 };
 
+// Installs a Communicator failure hook for one scope (no-op without a communicator).
+class FailureHookScope {
+ public:
+  FailureHookScope(dist::Communicator* communicator, dist::Communicator::FailureHook hook)
+      : communicator_(communicator) {
+    if (communicator_) communicator_->set_failure_hook(std::move(hook));
+  }
+  ~FailureHookScope() {
+    if (communicator_) communicator_->set_failure_hook({});
+  }
+  FailureHookScope(const FailureHookScope&) = delete;
+  FailureHookScope& operator=(const FailureHookScope&) = delete;
+
+ private:
+  dist::Communicator* communicator_;
+};
+
 uint64_t dropout_seed(uint64_t seed, int64_t step) { return layers::random_bits(seed, 0xD0, uint64_t(step)); }
 
 class Trainer {
@@ -157,6 +174,11 @@ class Trainer {
     RunLog log(config_, is_root(), collectives_->size(), model_->spec().backend,
                options_.resume ? &resume_point : nullptr);
     result_.run_id = log.run_id();
+    // A timeout or a dead rank seen by the communicator's watchdog ends the job from its
+    // thread; rank 0 marks the run failed with its message first (removed before `log` goes).
+    FailureHookScope failure_hook(options_.communicator, [&log](const std::string& message) {
+      log.finish("failed", message);
+    });
     if (is_root() && !options_.quiet) {
       std::fprintf(stderr, "%s", model_->summary().to_string().c_str());
       std::fprintf(stderr, "task %s on %s: %lld train batches/epoch, %lld steps\n", info_.task.c_str(),

@@ -27,6 +27,7 @@
 #include <thread>
 
 #include "dist/mpi/mpi_communicator.h"
+#include "dist/peer_liveness.h"
 #include "dist/watchdog.h"
 
 namespace rnnlab::dist {
@@ -113,6 +114,7 @@ class MpiCommunicator final : public Communicator {
   bool owns_mpi_ = false;
   MPI_Comm comm_ = MPI_COMM_NULL;
   MPI_Comm async_comm_ = MPI_COMM_NULL;
+  PeerLiveness peers_;
   std::unique_ptr<Watchdog> watchdog_;
   std::string context_;
 
@@ -164,9 +166,23 @@ MpiCommunicator::MpiCommunicator(const CommunicatorOptions& options)
   host_name_ = name;
   timeout_seconds_ = options.timeout_seconds;
   if (size_ > 1 && timeout_seconds_ > 0) {
-    watchdog_ = std::make_unique<Watchdog>(timeout_seconds_, rank_, [](const std::string& message) {
-      abort_job(message);
-    });
+    // Who is who, for naming a rank whose process died (peer_liveness.h).
+    const ProcessIdentity self = this_process_identity();
+    std::vector<ProcessIdentity> identities(static_cast<std::size_t>(size_));
+    RNNLAB_MPI(MPI_Allgather(&self, sizeof self, MPI_BYTE, identities.data(), sizeof self, MPI_BYTE, comm_));
+    peers_ = PeerLiveness(rank_, identities);
+    Watchdog::DeadPeer dead_peer;
+    if (!peers_.visible_ranks().empty()) dead_peer = [this] { return peers_.dead_peer(); };
+    watchdog_ = std::make_unique<Watchdog>(
+        timeout_seconds_, rank_,
+        [this](const std::string& message) {
+          std::fprintf(stderr, "%s\n", message.c_str());
+          std::fflush(stderr);
+          run_failure_hook(message);  // rank 0 marks its run failed before the job ends
+          MPI_Abort(MPI_COMM_WORLD, 1);
+          std::_Exit(1);
+        },
+        std::move(dead_peer));
   }
   if (progress_ == Progress::thread) progress_thread_ = std::thread([this] { progress_loop(); });
 }

@@ -1,10 +1,15 @@
 // The local communicator's semantics, bucket planning and the bucketer's bookkeeping, the
 // watchdog (with a recording callback instead of an abort), and the registry.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -13,6 +18,7 @@
 
 #include "dist/bucketer.h"
 #include "dist/communicator.h"
+#include "dist/peer_liveness.h"
 #include "dist/watchdog.h"
 
 namespace rnnlab::dist {
@@ -163,6 +169,88 @@ TEST(GradientBucketer, RejectsBadRangesAndDoubleMarks) {
   EXPECT_THROW(bucketer.ready(7, 7), std::invalid_argument);
   bucketer.ready(0, 5);
   EXPECT_THROW(bucketer.ready(0, 10), std::invalid_argument);
+}
+
+// A child process stands in for rank 1: visible (same boot and pid namespace), alive
+// until killed, then reported dead by rank and pid, also as a zombie not yet reaped.
+TEST(PeerLiveness, NamesAPeerWhoseProcessIsGone) {
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    pause();
+    _exit(0);
+  }
+  // The child's identity as it would all-gather it: ours with its pid and start time
+  // (/proc/<pid>/stat field 22).
+  std::vector<ProcessIdentity> identities{this_process_identity(), this_process_identity()};
+  identities[1].pid = child;
+  identities[1].start_time = 0;
+  std::ifstream stat("/proc/" + std::to_string(child) + "/stat");
+  std::string text;
+  ASSERT_TRUE(std::getline(stat, text));
+  std::istringstream fields(text.substr(text.rfind(')') + 2));
+  std::string field;
+  for (int index = 3; index <= 22 && fields >> field; ++index)
+    if (index == 22) identities[1].start_time = std::strtoull(field.c_str(), nullptr, 10);
+  ASSERT_NE(identities[1].start_time, 0u);
+  const PeerLiveness liveness(0, identities);
+  ASSERT_EQ(liveness.visible_ranks(), std::vector<int>{1});
+  EXPECT_EQ(liveness.dead_peer(), "");
+  // A reused pid (another start time) is not the peer.
+  std::vector<ProcessIdentity> reused = identities;
+  reused[1].start_time += 1;
+  EXPECT_EQ(PeerLiveness(0, reused).dead_peer().rfind("rank 1 (host ", 0), 0u);
+  // Another pid namespace (a container) is not visible.
+  std::vector<ProcessIdentity> other_namespace = identities;
+  other_namespace[1].pid_namespace += 1;
+  EXPECT_TRUE(PeerLiveness(0, other_namespace).visible_ranks().empty());
+  kill(child, SIGKILL);
+  // Dead but not reaped: a zombie counts as gone.
+  for (int i = 0; i < 200 && liveness.dead_peer().empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(liveness.dead_peer(), "rank 1 (host " + std::string(identities[1].host) + " pid " + std::to_string(child) + ")");
+  waitpid(child, nullptr, 0);
+  EXPECT_NE(liveness.dead_peer(), "");  // reaped: no such process
+}
+
+TEST(Watchdog, NamesADeadPeerLongBeforeTheTimeout) {
+  std::mutex mutex;
+  std::vector<std::string> messages;
+  std::atomic<bool> dead{false};
+  const auto start = std::chrono::steady_clock::now();
+  double fired_after = -1;
+  {
+    Watchdog watchdog(
+        30, 0,
+        [&](const std::string& message) {
+          std::lock_guard<std::mutex> lock(mutex);
+          if (messages.empty())
+            fired_after = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+          messages.push_back(message);
+        },
+        [&] { return dead ? std::string("rank 1 (host h pid 7)") : std::string(); });
+    watchdog.set_context("step 5");
+    // A gone peer while finalising is normal (it finished first): never fire.
+    dead = true;
+    watchdog.begin("finalize");
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    watchdog.end();
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      EXPECT_TRUE(messages.empty());
+    }
+    watchdog.begin("all_reduce", {0, 3}, 10);
+    for (int i = 0; i < 300; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      std::lock_guard<std::mutex> lock(mutex);
+      if (!messages.empty()) break;
+    }
+    watchdog.end();
+  }
+  ASSERT_FALSE(messages.empty());
+  EXPECT_EQ(messages[0],
+            "rank 0: rank 1 (host h pid 7) died (its process is gone) while rank 0 waited in "
+            "all_reduce(bucket 1 of 3, step 5)");
+  EXPECT_LT(fired_after, 2.0);  // 0.4 s of finalize + two 0.1 s checks, far below the 30 s timeout
 }
 
 TEST(Watchdog, DescribesOperations) {
