@@ -7,7 +7,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "layers/cuda/device.h"
 #include "layers/random.h"
+#include "layers/recurrent.h"
 #include "trainer/checkpoint.h"
 #include "trainer/data/vocabulary.h"
 
@@ -19,8 +21,18 @@ LoadedModel load_model(const std::string& checkpoint_path, const std::string& ba
   if (!meta.is_object() || meta.value("format", "") != "rnnlab-checkpoint" || !meta.contains("config"))
     throw std::invalid_argument(checkpoint_path + ": not an rnnlab checkpoint (no rnnlab metadata)");
   LoadedModel loaded;
+  // A checkpoint trained on the GPU generates on the CPU where there is no GPU: the file is
+  // the same, only the recurrent backend changes (an explicit --backend is kept as given).
+  std::string chosen = backend;
+  if (chosen.empty() && meta.contains("config") && meta["config"].is_string() && !layers::cuda::cuda_device_available()) {
+    const Config stored = parse_config(meta["config"].get<std::string>(), checkpoint_path + " (stored config)");
+    if (stored.model.backend == "cudnn") {
+      const auto built = layers::recurrent_backends();
+      chosen = std::find(built.begin(), built.end(), "onednn") != built.end() ? "onednn" : "reference";
+    }
+  }
   const std::vector<std::string> overrides =
-      backend.empty() ? std::vector<std::string>{} : std::vector<std::string>{"model.backend=" + backend};
+      chosen.empty() ? std::vector<std::string>{} : std::vector<std::string>{"model.backend=" + chosen};
   loaded.config = parse_config(meta["config"].get<std::string>(), checkpoint_path + " (stored config)", overrides);
   loaded.task_data = meta.value("task_data", nlohmann::json::object());
 
