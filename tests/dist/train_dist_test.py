@@ -24,6 +24,10 @@ Cases (each one ctest test; every job runs under an outer timeout, so nothing ha
                   after the job the tracked run is failed with an error naming rank 1 (rank
                   0's watchdog sees rank 1's process gone and marks it before mpirun kills
                   rank 0). A dead rank 0 is the tracker's stale-heartbeat rule instead.
+  two_hosts       `rnnlab train` with one rank in each of two network namespaces, Open MPI
+                  over TCP between them (two_hosts.sh): exit 0, both ranks end with bitwise
+                  identical parameters, and the losses and parameters equal a 2-rank run on
+                  one host (relative 1e-5). Exit 77 (skipped) without root / ip netns.
   sigterm NP      SIGTERM to the last rank only: every rank stops after the same step (exit
                   130), the checkpoint holds that step, the tracked run is marked killed.
 Exit status 0 = pass; the output says what was compared.
@@ -346,6 +350,37 @@ def case_kill(directory, timeout_seconds=10):
     print(f"PASS: job ended (exit {proc.returncode}) {elapsed:.1f} s after the kill; run marked {status}: {error}")
 
 
+def case_two_hosts(directory, batch=4):
+    name = "lstm_bidir_adding"
+    config = write_config(directory, name)
+    print(f"{name}: 2 ranks x batch {batch} on one host, then one rank in each of two network namespaces")
+    want_losses, want_params = train_and_dump(directory, "one_host", 2, config, batch)
+    out_dir = os.path.join(directory, "two_hosts")
+    prefix = os.path.join(directory, "two_hosts.params")
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "two_hosts.sh")
+    # Both namespaces share this file system and inherit mpirun's environment (the launch
+    # agent is mpirun's child), so RNNLAB_TEST_DUMP_PARAMS reaches the remote rank too.
+    env = dict(ENV, RNNLAB_TEST_DUMP_PARAMS=prefix)
+    cmd = [script, MPIEXEC, RNNLAB, "train", config, "--quiet", f"train.batch_size={batch}",
+           f"output.dir={out_dir}"]
+    try:
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=JOB_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        fail(f"two_hosts.sh ran past {JOB_TIMEOUT} s")
+    print(proc.stdout + proc.stderr)
+    if proc.returncode == 77:
+        print("SKIP: " + proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else "SKIP")
+        sys.exit(77)
+    if proc.returncode != 0:
+        fail(f"rnnlab train across two network namespaces exited {proc.returncode}")
+    got_params = check_ranks_identical(prefix, 2)
+    got_losses = losses(out_dir)
+    if sorted(got_losses) != sorted(want_losses):
+        fail(f"{len(got_losses)} steps across two hosts vs {len(want_losses)} on one")
+    compare_losses("losses, two hosts vs one host", got_losses, want_losses)
+    compare_params("parameters, two hosts vs one host", got_params, want_params)
+
+
 def case_sigterm(directory):
     """SIGTERM to one rank only (a scheduler's stop reaching the ranks at different moments):
     every rank stops after the same step, rank 0 writes the checkpoint and marks the run
@@ -398,7 +433,7 @@ def case_sigterm(directory):
 def main():
     with tempfile.TemporaryDirectory(prefix=f"rnnlab-train-{CASE}-") as directory:
         cases = {"equivalence": case_equivalence, "overlap": case_overlap, "resume": case_resume,
-                 "nan": case_nan, "kill": case_kill, "sigterm": case_sigterm}
+                 "nan": case_nan, "kill": case_kill, "sigterm": case_sigterm, "two_hosts": case_two_hosts}
         if CASE not in cases:
             fail(f"unknown case {CASE} (choices: {', '.join(cases)})")
         cases[CASE](directory)
