@@ -13,6 +13,7 @@
 #include "tools/cli/commands.h"
 #include "trainer/config.h"
 #include "trainer/data/task_data.h"
+#include "trainer/engine.h"
 #include "trainer/generate.h"
 #include "trainer/model.h"
 #include "trainer/train.h"
@@ -33,11 +34,15 @@ int run_train(const TrainArgs& args) {
   const trainer::Config config = trainer::load_config(args.path, args.overrides);
   // Under mpirun every rank runs this; the communicator makes them one data-parallel job.
   // dist.timeout_seconds: how long a collective may stall before every rank is stopped.
+  // model.backend cudnn without a GPU fails here, naming the file and key, on every rank.
+  trainer::require_engine_available(config);
   std::unique_ptr<dist::Communicator> communicator;
   if (dist::launched_by_mpi()) {
     dist::CommunicatorOptions comm_options;
     comm_options.timeout_seconds = config.dist.timeout_seconds;
     comm_options.progress = dist::parse_progress(config.dist.progress);
+    // The GPU engine all-reduces device gradients over NCCL (one GPU per rank, by local rank).
+    if (trainer::is_gpu_backend(config.model.backend) && !dist::nccl_version().empty()) comm_options.backend = "nccl";
     communicator = dist::create_communicator(comm_options);
   }
   const bool root = !communicator || communicator->rank() == 0;
