@@ -17,10 +17,12 @@
 #include <nlohmann/json.hpp>
 
 #include "dist/communicator.h"
+#include "dist/communicator.h"
 #include "layers/random.h"
 #include "trainer/checkpoint.h"
 #include "trainer/collectives.h"
 #include "trainer/data/task_data.h"
+#include "trainer/engine.h"
 #include "trainer/model.h"
 #include "trainer/objective.h"
 #include "trainer/optim.h"
@@ -66,13 +68,9 @@ class GradientNorms {
       groups_.back().ranges.push_back({segment.offset, segment.size()});
     }
   }
-  void accumulate(const float* grads) {
-    for (auto& group : groups_) {
-      double sum = 0;
-      for (auto [offset, size] : group.ranges)
-        for (int64_t i = 0; i < size; ++i) sum += double(grads[offset + i]) * grads[offset + i];
-      group.norm_sum += std::sqrt(sum);
-    }
+  // One sum of squared gradients per group, in group order (Engine::gradient_group_square_sums).
+  void accumulate(const std::vector<double>& group_square_sums) {
+    for (size_t g = 0; g < groups_.size(); ++g) groups_[g].norm_sum += std::sqrt(group_square_sums.at(g));
     ++steps_;
   }
   // {"grad_norm/rnn.l0": mean norm, ...}; resets.
@@ -140,11 +138,15 @@ class Trainer {
       : config_(config), options_(options) {
     const int threads = config.train.threads > 0 ? config.train.threads : int(sysconf(_SC_NPROCESSORS_ONLN));
     omp_set_num_threads(threads);
+    require_engine_available(config);  // a GPU backend without a GPU fails before the data load
     data_ = data::make_task_data(config);
     info_ = data_->info();
     objective_ = std::make_unique<Objective>(info_, config.data.level == "char");
-    model_ = std::make_unique<Model>(model_spec(config, info_), config.train.seed);
-    optimizer_ = make_optimizer(optimizer_options(config.train), model_->parameter_count());
+    // The compute half of every step: CPU (Model + Optimizer) or GPU (trainer/engine.h).
+    engine_ = make_engine(config, info_, *objective_,
+                          options.communicator && options.communicator->backend() == "nccl");
+    model_ = &engine_->model();
+    optimizer_ = &engine_->optimizer();
     std::vector<int64_t> segment_ends;
     for (const auto& segment : model_->segments()) segment_ends.push_back(segment.offset + segment.size());
     // dist.progress is applied here too (no async operation is in flight yet), so that it
@@ -153,8 +155,9 @@ class Trainer {
       const dist::Progress progress = dist::parse_progress(config.dist.progress);
       if (options.communicator->progress_mode() != progress) options.communicator->set_progress(progress);
     }
-    collectives_ = std::make_unique<Collectives>(options.communicator, model_->grads(), model_->parameter_count(),
-                                                 segment_ends, config.dist.bucket_mb, config.dist.overlap);
+    collectives_ = std::make_unique<Collectives>(options.communicator, engine_->collective_gradients(), model_->parameter_count(),
+                                                 segment_ends, config.dist.bucket_mb,
+                                                 config.dist.overlap && engine_->overlap_possible());
     steps_per_epoch_ = int64_t(data_->batches(data::Split::train, batch_options(0)).size());
     if (steps_per_epoch_ == 0) throw std::invalid_argument(config.source + ": the training split has no batches");
     total_steps_ = steps_per_epoch_ * config.train.epochs;
@@ -164,14 +167,14 @@ class Trainer {
     early_metric_ = config.train.early_stopping.metric;
     best_ = early_lower_is_better() ? INFINITY : -INFINITY;
     // Every rank starts from rank 0's parameters.
-    collectives_->broadcast(model_->params(), model_->parameter_count());
+    engine_->broadcast_parameters(*collectives_);
   }
 
   TrainResult run() {
     const auto start = Clock::now();
     ResumePoint resume_point;
     if (options_.resume) resume_point = restore();
-    RunLog log(config_, is_root(), collectives_->size(), model_->spec().backend,
+    RunLog log(config_, is_root(), collectives_->size(), std::string(engine_->backend()),
                options_.resume ? &resume_point : nullptr);
     result_.run_id = log.run_id();
     // A timeout or a dead rank seen by the communicator's watchdog ends the job from its
@@ -216,7 +219,8 @@ class Trainer {
  private:
   bool is_root() const { return collectives_->rank() == 0; }
 
-  void dump_params() const {
+  void dump_params() {
+    engine_->sync_to_host();
     const std::string path = switches_.dump_params + ".rank" + std::to_string(collectives_->rank());
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out.write(reinterpret_cast<const char*>(model_->params()),
@@ -239,7 +243,6 @@ class Trainer {
   }
 
   std::string train_epochs(RunLog& log, ProgressReporter& progress, GradientNorms& norms, StopSignals& signals) {
-    std::vector<float> diff_output;
     int64_t steps_this_call = 0;
     for (; epoch_ < config_.train.epochs; ++epoch_, batch_in_epoch_ = 0, carried_.clear()) {
       const auto batches = data_->batches(data::Split::train, batch_options(epoch_));
@@ -250,23 +253,14 @@ class Trainer {
         if (config_.train.max_steps > 0 && step_ >= config_.train.max_steps) return "finished";
         const data::Batch& batch = batches[size_t(batch_in_epoch_)];
 
-        // 1. Forward and loss; the gradient of the global mean loss.
-        // A rank whose slice of an uneven last batch is empty contributes zero gradients and
-        // loss terms but still takes part in every collective of the step.
-        const bool has_data = batch.batch_size > 0;
-        model_->zero_grads();
-        MetricSums sums;
-        if (has_data) {
-          const auto& output = model_->forward(batch, true, dropout_seed(config_.train.seed, step_), &carried_);
-          objective_->evaluate(batch, output, sums, &diff_output);
-        }
-        if (collectives_->rank() == switches_.nan_rank && step_ + 1 == switches_.nan_step) sums.loss_sum = NAN;
-        // 2. Backward, then sum gradients and loss over ranks.
+        // 1-2. Forward, loss, backward; the gradients summed over ranks (the engine calls
+        // the collectives as its backward makes ranges final). A rank whose slice of an uneven
+        // last batch is empty contributes zero gradients and loss terms but still takes part
+        // in every collective of the step.
         collectives_->set_context("step " + std::to_string(step_ + 1));
-        collectives_->begin_gradients();
-        if (has_data)
-          model_->backward(diff_output, [&](int64_t begin, int64_t end) { collectives_->ready(begin, end); });
-        collectives_->end_gradients();
+        MetricSums sums =
+            engine_->forward_backward(batch, dropout_seed(config_.train.seed, step_), &carried_, *collectives_);
+        if (collectives_->rank() == switches_.nan_rank && step_ + 1 == switches_.nan_step) sums.loss_sum = NAN;
         // A NaN/Inf on any rank stops every rank in step, naming the rank.
         collectives_->vote(std::isfinite(sums.loss_sum), "training loss",
                            "step " + std::to_string(step_ + 1) + " (epoch " + std::to_string(epoch_ + 1) +
@@ -275,12 +269,9 @@ class Trainer {
         sums = collectives_->reduce(sums);
         const double loss = sums.loss_sum / std::max(sums.count, 1.0);
         // 3. Clip, step.
-        norms.accumulate(model_->grads());
-        const double grad_norm = config_.train.clip_norm > 0
-                                     ? clip_grad_norm(model_->grads(), model_->parameter_count(), config_.train.clip_norm)
-                                     : l2_norm(model_->grads(), model_->parameter_count());
+        norms.accumulate(engine_->gradient_group_square_sums());
         const double lr = learning_rate(schedule_, step_);
-        optimizer_->step(model_->params(), model_->grads(), model_->parameter_count(), lr);
+        const double grad_norm = engine_->clip_and_step(config_.train.clip_norm, lr);
         ++step_;
         ++steps_this_call;
         epoch_sums.add(sums);
@@ -345,8 +336,10 @@ class Trainer {
       if (better) {
         best_ = it->second;
         since_best_ = 0;
-        if (config_.train.early_stopping.restore_best)
+        if (config_.train.early_stopping.restore_best) {
+          engine_->sync_to_host();
           best_params_.assign(model_->params(), model_->params() + model_->parameter_count());
+        }
       } else if (++since_best_ >= config_.train.early_stopping.patience) {  // Keras semantics
         progress.line("early stopping: " + early_metric_ + " has not improved for " + std::to_string(since_best_) +
                       " evaluations (best " + std::to_string(best_) + ")");
@@ -359,17 +352,13 @@ class Trainer {
   // train.early_stopping.restore_best: puts the parameters of the best evaluation back.
   void restore_best_params() {
     if (!config_.train.early_stopping.restore_best || best_params_.empty()) return;
+    engine_->sync_to_host();  // the optimizer state stays as it is; only the parameters change
     std::copy(best_params_.begin(), best_params_.end(), model_->params());
+    engine_->sync_from_host();
   }
 
   std::map<std::string, double> evaluate(data::Split split) {
-    MetricSums sums;
-    CarriedState state;
-    for (const auto& batch : data_->batches(split, batch_options(0))) {
-      if (batch.batch_size == 0) continue;  // this rank's slice of an uneven last batch
-      const auto& output = model_->forward(batch, false, 0, &state);
-      objective_->evaluate(batch, output, sums, nullptr);
-    }
+    const MetricSums sums = engine_->evaluate(data_->batches(split, batch_options(0)));
     return objective_->metrics(collectives_->reduce(sums));
   }
 
@@ -387,6 +376,7 @@ class Trainer {
 
   void save(RunLog& log, bool epoch_done) {
     if (!is_root()) return;
+    engine_->sync_to_host();
     log.flush();  // the tracker's curve reaches this step before the checkpoint does
     std::vector<Model::Tensor> tensors = model_->export_tensors();
     for (const auto& [name, values] : optimizer_->state())
@@ -449,6 +439,7 @@ class Trainer {
                                     "train.early_stopping.restore_best); resume with restore_best=false");
       }
     }
+    engine_->sync_from_host();
     carried_.clear();
     if (const Tensor* h = checkpoint.find("carried.h")) {
       carried_.batch = meta.value("carried_batch", 0);
@@ -470,8 +461,9 @@ class Trainer {
   std::unique_ptr<data::TaskData> data_;
   data::TaskInfo info_;
   std::unique_ptr<Objective> objective_;
-  std::unique_ptr<Model> model_;
-  std::unique_ptr<Optimizer> optimizer_;
+  std::unique_ptr<Engine> engine_;
+  Model* model_ = nullptr;          // engine_->model(): host parameters as of the last sync
+  Optimizer* optimizer_ = nullptr;  // engine_->optimizer()
   ScheduleOptions schedule_;
   int64_t steps_per_epoch_ = 0, total_steps_ = 0;
   int64_t step_ = 0, batch_in_epoch_ = 0;
