@@ -295,13 +295,16 @@ void save_checkpoint(const std::string& path, const std::vector<TensorRef>& tens
   write_file_atomically(path, encode_safetensors(tensors, header_metadata));
 }
 
-Checkpoint load_checkpoint(const std::string& path) {
+std::string read_checkpoint_bytes(const std::string& path) {
   std::ifstream file(path, std::ios::binary);
   if (!file) throw std::invalid_argument("checkpoint '" + path + "': cannot open (missing or unreadable)");
   std::ostringstream buffer;
   buffer << file.rdbuf();
   if (file.bad()) io_error(path, "read");
-  const std::string bytes = buffer.str();
+  return buffer.str();
+}
+
+Checkpoint parse_checkpoint(std::string_view bytes, const std::string& path) {
   SafetensorsData contents = decode_safetensors(bytes, path);
   Checkpoint checkpoint;
   checkpoint.path = path;
@@ -316,5 +319,7 @@ Checkpoint load_checkpoint(const std::string& path) {
   }
   return checkpoint;
 }
+
+Checkpoint load_checkpoint(const std::string& path) { return parse_checkpoint(read_checkpoint_bytes(path), path); }
 
 }  // namespace rnnlab::trainer

@@ -76,6 +76,10 @@ struct Checkpoint {
 void save_checkpoint(const std::string& path, const std::vector<TensorRef>& tensors,
                      const nlohmann::json& metadata);
 Checkpoint load_checkpoint(const std::string& path);
+// The two halves of load_checkpoint, for a data-parallel resume in which rank 0 reads the
+// file and broadcasts its bytes (the other ranks need not see rank 0's file system).
+std::string read_checkpoint_bytes(const std::string& path);  // invalid_argument if unreadable
+Checkpoint parse_checkpoint(std::string_view bytes, const std::string& path);
 
 // The layers underneath, exposed for tests and tools.
 std::string encode_safetensors(const std::vector<TensorRef>& tensors,

@@ -1,5 +1,7 @@
 #include "trainer/collectives.h"
 
+#include <cstdint>
+
 #include "dist/bucketer.h"
 #include "dist/communicator.h"
 
@@ -25,6 +27,14 @@ int Collectives::size() const { return communicator_ ? communicator_->size() : 1
 
 void Collectives::broadcast(float* values, int64_t count) {
   if (communicator_) communicator_->broadcast(values, std::size_t(count), 0);
+}
+
+void Collectives::broadcast_bytes(std::string& bytes) {
+  if (!communicator_) return;
+  std::uint64_t size = bytes.size();
+  communicator_->broadcast_bytes(&size, sizeof size, 0);
+  bytes.resize(std::size_t(size));
+  if (size > 0) communicator_->broadcast_bytes(bytes.data(), bytes.size(), 0);
 }
 
 MetricSums Collectives::reduce(const MetricSums& local) {

@@ -33,6 +33,8 @@ class Collectives {
   int size() const;
   // Rank 0's values everywhere.
   void broadcast(float* values, int64_t count);
+  // Rank 0's bytes everywhere (the other ranks' `bytes` are replaced, whatever their size).
+  void broadcast_bytes(std::string& bytes);
   MetricSums reduce(const MetricSums& local);
   // Throws dist::RankFailure on every rank when any rank's `local_ok` is false, naming
   // the ranks and their messages (a NaN loss on one rank stops all of them in step).

@@ -407,8 +407,22 @@ class Trainer {
 
   // Returns where the tracker run picks up.
   ResumePoint restore() {
-    // Every rank reads the same file; the result is identical everywhere.
-    const Checkpoint checkpoint = load_checkpoint(checkpoint_path(config_));
+    // Rank 0 reads the file and broadcasts its bytes, so every rank restores rank 0's
+    // parameters and optimizer state (other hosts need not see rank 0's file system). A
+    // file rank 0 cannot read stops every rank with rank 0's message.
+    const std::string path = checkpoint_path(config_);
+    std::string bytes, error;
+    if (is_root()) {
+      try {
+        bytes = read_checkpoint_bytes(path);
+      } catch (const std::exception& e) {
+        error = e.what();
+      }
+    }
+    if (collectives_->size() > 1) collectives_->vote(error.empty(), "reading the checkpoint", error);
+    if (!error.empty()) throw std::invalid_argument(error);
+    collectives_->broadcast_bytes(bytes);
+    const Checkpoint checkpoint = parse_checkpoint(bytes, path);
     import_checkpoint(*model_, checkpoint);
     const json& meta = checkpoint.metadata;
     // value() with defaults: a const json's operator[] on a missing key is undefined.

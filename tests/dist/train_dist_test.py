@@ -14,9 +14,11 @@ Cases (each one ctest test; every job runs under an outer timeout, so nothing ha
                   same losses and parameters as the overlapped all-reduce in 256-byte
                   buckets (dist.bucket_mb), which are started during backward, under each
                   dist.progress (thread, poll, none).
-  resume          a checkpoint written by 2 ranks resumes on 1 rank (batch 2B) and one
-                  written by 1 rank resumes on 2 ranks, continuing with the loss curve of an
-                  uninterrupted run at the same global batch.
+  resume          checkpoints written by N ranks resume on M ranks (2->1, 1->2, 2->3, at
+                  one global batch), continuing with the loss curve and final parameters of
+                  an uninterrupted run, every resumed rank holding identical parameters:
+                  rank 0 reads the checkpoint and broadcasts it (parameters and optimizer
+                  state; momentum SGD, so a rank without the state would diverge).
   nan NP          RNNLAB_TEST_INJECT_NAN_RANK=1 (a test hook): every rank exits non-zero,
                   the message names rank 1 and the step; the tracked run is marked failed.
   kill NP         rank 1 is SIGKILLed mid-training (dist.timeout_seconds=10): the job ends
@@ -216,15 +218,23 @@ def case_overlap(directory, batch=4):
             print(f"  bitwise identical: {on_params.tobytes() == off_params.tobytes()}")
 
 
-def case_resume(directory, batch=4):
+def case_resume(directory):
     name = "lstm_stacked_bidir_copy"
     config = write_config(directory, name)
-    # 70 sequences / global batch 8 = 9 steps an epoch, 2 epochs = 18 steps; stop mid-epoch 2.
-    first = 12
-    full_losses, full_params = train_and_dump(directory, "uninterrupted", 2, config, batch)
-    total = max(full_losses)
-    for (np_a, batch_a), (np_b, batch_b) in (((2, batch), (0, 2 * batch)), ((0, 2 * batch), (2, batch))):
-        tag = f"resume_{max(np_a, 1)}to{max(np_b, 1)}"
+    # (ranks, batch per rank) before -> after the resume, at one global batch (0 = one plain
+    # process). The resumed ranks get rank 0's parameters and optimizer state (rank 0 reads
+    # the checkpoint and broadcasts it) and must follow the uninterrupted run's curve.
+    plans = (((2, 4), (0, 8)), ((0, 8), (2, 4)), ((2, 6), (3, 4)), ((2, 6), (0, 12)))
+    uninterrupted = {}
+    for (np_a, batch_a), (np_b, batch_b) in plans:
+        global_batch = max(np_a, 1) * batch_a
+        if global_batch not in uninterrupted:
+            uninterrupted[global_batch] = train_and_dump(directory, f"uninterrupted_{global_batch}", 2, config,
+                                                         global_batch // 2)
+        full_losses, full_params = uninterrupted[global_batch]
+        total = max(full_losses)
+        first = total * 2 // 3  # stop in the second epoch, mid-epoch
+        tag = f"resume_{max(np_a, 1)}x{batch_a}to{max(np_b, 1)}x{batch_b}"
         print(f"{tag}: {first} steps on {max(np_a, 1)} rank(s) x batch {batch_a}, then to step {total} on "
               f"{max(np_b, 1)} rank(s) x batch {batch_b}")
         out_dir = os.path.join(directory, tag)
