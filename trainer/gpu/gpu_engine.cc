@@ -96,12 +96,16 @@ class GpuEngine final : public Engine {
 
   MetricSums forward_backward(const data::Batch& batch, uint64_t dropout_seed, CarriedState* carried,
                               Collectives& collectives) override {
+    // Host -> device copies synchronise the stream, so every input goes up before the
+    // first kernel of the step: the step then runs without a host wait until its read-back.
+    const bool has_data = batch.batch_size > 0;
+    if (has_data) upload_inputs(batch, true, carried);
     grads_.zero();
     metrics_.zero();
-    if (batch.batch_size > 0) {
-      forward(batch, true, dropout_seed, carried);
+    if (has_data) {
+      forward(true, dropout_seed);
       loss(batch, true);
-      backward(batch);
+      backward();
     }
     // All-reduce of the gradients: NCCL on the device buffer once the stream has finished
     // writing it; otherwise through the host.
@@ -123,6 +127,7 @@ class GpuEngine final : public Engine {
       for (auto [offset, size] : groups_[g].ranges)
         cuda::sum_of_squares(grads_.data() + offset, size, metrics_.data() + cuda::kMetricSlots + g);
     metrics_.download(host_metrics_.data());
+    if (has_data) download_state(carried);
     return MetricSums{host_metrics_[0], host_metrics_[1], host_metrics_[2], host_metrics_[3]};
   }
 
@@ -146,8 +151,10 @@ class GpuEngine final : public Engine {
     CarriedState state;
     for (const auto& batch : batches) {
       if (batch.batch_size == 0) continue;
-      forward(batch, false, 0, &state);
+      upload_inputs(batch, false, &state);
+      forward(false, 0);
       loss(batch, false);
+      download_state(&state);
     }
     metrics_.download(host_metrics_.data());
     return MetricSums{host_metrics_[0], host_metrics_[1], host_metrics_[2], host_metrics_[3]};
@@ -172,8 +179,10 @@ class GpuEngine final : public Engine {
     return spec_.per_step_output ? int64_t(seq_len_) * batch_ : int64_t(batch_);
   }
 
-  // model.cc's forward, on the device.
-  void forward(const data::Batch& batch, bool training, uint64_t dropout_seed, CarriedState* state) {
+  // Everything a batch needs from the host, checked as the CPU functions check it (ids and
+  // labels in range) and copied up: inputs, targets, the embedding-gradient plan, the carried
+  // state. Also sets the shapes of the step.
+  void upload_inputs(const data::Batch& batch, bool training, const CarriedState* state) {
     const layers::RecurrentOptions& rnn = spec_.recurrent;
     seq_len_ = batch.seq_len;
     batch_ = batch.batch_size;
@@ -181,8 +190,7 @@ class GpuEngine final : public Engine {
     if (!batch.lengths.empty() && int64_t(batch.lengths.size()) != batch_)
       throw std::invalid_argument("GPU engine: batch has " + std::to_string(batch.lengths.size()) +
                                   " lengths for " + std::to_string(batch_) + " sequences");
-
-    // 1. Input features [T, N, I]: embedding rows, or the values as they are.
+    // 1. Inputs: token ids (and, for training, the order of the embedding gradient), or values.
     if (spec_.vocab_size > 0) {
       if (int64_t(batch.tokens.size()) != steps) throw std::invalid_argument("GPU engine: token count != T * N");
       for (size_t i = 0; i < batch.tokens.size(); ++i)
@@ -190,14 +198,62 @@ class GpuEngine final : public Engine {
           throw std::invalid_argument("embedding: id " + std::to_string(batch.tokens[i]) + " at position " +
                                       std::to_string(i) + " is outside [0, " + std::to_string(spec_.vocab_size) + ")");
       upload(tokens_, batch.tokens);
-      embedded_.resize(size_t(steps * spec_.embedding_size));
-      cuda::embedding_forward(params_.data() + embedding_offset_, spec_.vocab_size, spec_.embedding_size,
-                              tokens_.data(), steps, embedded_.data());
+      if (training) {
+        const std::vector<int32_t> plan = cuda::plan_embedding_backward(batch.tokens.data(), steps, spec_.vocab_size);
+        upload(embedding_plan_, plan);
+        embedding_unique_ids_ = plan[0];
+      }
     } else {
       if (batch.features != spec_.input_features)
         throw std::invalid_argument("batch has " + std::to_string(batch.features) + " features, model expects " +
                                     std::to_string(spec_.input_features));
       upload(embedded_, batch.values);
+    }
+    // 2. Targets.
+    const int64_t rows = head_rows();
+    if (info_.regression) {
+      if (int64_t(batch.value_targets.size()) != rows * spec_.output_size)
+        throw std::logic_error("objective: output and targets differ in size");
+      upload(value_targets_, batch.value_targets);
+    } else {
+      const std::vector<int32_t>& labels = info_.per_step_output ? batch.token_targets : batch.labels;
+      if (int64_t(labels.size()) != rows) throw std::logic_error("objective: output and labels differ in size");
+      for (size_t r = 0; r < labels.size(); ++r)
+        if (labels[r] != data::kIgnoreIndex && (labels[r] < 0 || labels[r] >= spec_.output_size))
+          throw std::invalid_argument("softmax_cross_entropy: label " + std::to_string(labels[r]) + " at row " +
+                                      std::to_string(r) + " is out of range [0, " +
+                                      std::to_string(spec_.output_size) + ") and is not ignore_index");
+      upload(labels_, labels);
+    }
+    // 3. The carried state, when the batch continues the previous one.
+    carry_ = state && !batch.resets_state && state->batch == batch_ && !state->h.empty();
+    carry_c_ = carry_ && rnn.cell == layers::Cell::lstm && !state->c.empty();
+    if (carry_) upload(h0_, state->h);
+    if (carry_c_) upload(c0_, state->c);
+    lengths_ = batch.lengths;
+  }
+
+  // The final states of the last forward into the loop's CarriedState (truncated BPTT and
+  // checkpoints keep it on the host).
+  void download_state(CarriedState* state) {
+    if (!state) return;
+    state->batch = batch_;
+    state->h.resize(h_final_.size());
+    h_final_.download(state->h.data());
+    state->c.resize(c_final_.size());
+    if (!c_final_.empty()) c_final_.download(state->c.data());
+  }
+
+  // model.cc's forward, on the device (inputs from upload_inputs).
+  void forward(bool training, uint64_t dropout_seed) {
+    const layers::RecurrentOptions& rnn = spec_.recurrent;
+    const int64_t steps = int64_t(seq_len_) * batch_;
+
+    // 1. Input features [T, N, I]: embedding rows, or the values as they are.
+    if (spec_.vocab_size > 0) {
+      embedded_.resize(size_t(steps * spec_.embedding_size));
+      cuda::embedding_forward(params_.data() + embedding_offset_, spec_.vocab_size, spec_.embedding_size,
+                              tokens_.data(), steps, embedded_.data());
     }
 
     // 2. Recurrent stack, from the carried state when the batch continues it.
@@ -207,30 +263,18 @@ class GpuEngine final : public Engine {
     dst_.resize(size_t(steps * rnn.output_size()));
     h_final_.resize(size_t(states * rnn.state_size()));
     c_final_.resize(lstm ? size_t(states * rnn.hidden_size) : 0);
-    const bool carry = state && !batch.resets_state && state->batch == batch_ && !state->h.empty();
-    if (carry) {
-      upload(h0_, state->h);
-      if (lstm && !state->c.empty()) upload(c0_, state->c);
-    }
     layers::RecurrentForwardArgs args;
     args.seq_len = seq_len_;
     args.batch = batch_;
     args.params = params_.data() + rnn_offset_;
     args.src = embedded_.data();
-    args.h0 = carry ? h0_.data() : nullptr;
-    args.c0 = carry && lstm && !state->c.empty() ? c0_.data() : nullptr;
+    args.h0 = carry_ ? h0_.data() : nullptr;
+    args.c0 = carry_c_ ? c0_.data() : nullptr;
     args.dst = dst_.data();
     args.hT = h_final_.data();
     args.cT = lstm ? c_final_.data() : nullptr;
     args.dropout_seed = dropout_seed;
-    stack_->forward(args, training, batch.lengths.empty() ? nullptr : batch.lengths.data());
-    if (state) {
-      state->batch = batch_;
-      state->h.resize(h_final_.size());
-      h_final_.download(state->h.data());
-      state->c.resize(c_final_.size());
-      if (lstm) c_final_.download(state->c.data());
-    }
+    stack_->forward(args, training, lengths_.empty() ? nullptr : lengths_.data());
 
     // 3. Head input: every step's output, or the last layer's final state per direction.
     const int head_in = spec_.head_input_size();
@@ -269,27 +313,16 @@ class GpuEngine final : public Engine {
       diff = diff_output_.data();
     }
     if (info_.regression) {
-      if (int64_t(batch.value_targets.size()) != rows * spec_.output_size)
-        throw std::logic_error("objective: output and targets differ in size");
-      upload(value_targets_, batch.value_targets);
       cuda::mean_squared_error(output_.data(), value_targets_.data(), rows * spec_.output_size, scale, diff,
                                metrics_.data());
     } else {
-      const std::vector<int32_t>& labels = info_.per_step_output ? batch.token_targets : batch.labels;
-      if (int64_t(labels.size()) != rows) throw std::logic_error("objective: output and labels differ in size");
-      for (size_t r = 0; r < labels.size(); ++r)
-        if (labels[r] != data::kIgnoreIndex && (labels[r] < 0 || labels[r] >= spec_.output_size))
-          throw std::invalid_argument("softmax_cross_entropy: label " + std::to_string(labels[r]) + " at row " +
-                                      std::to_string(r) + " is out of range [0, " +
-                                      std::to_string(spec_.output_size) + ") and is not ignore_index");
-      upload(labels_, labels);
       cuda::softmax_cross_entropy(output_.data(), labels_.data(), rows, spec_.output_size, data::kIgnoreIndex,
                                   scale, diff, metrics_.data());
     }
   }
 
   // model.cc's backward, on the device; gradients are added to grads_ (zeroed per step).
-  void backward(const data::Batch& batch) {
+  void backward() {
     const layers::RecurrentOptions& rnn = spec_.recurrent;
     const int64_t steps = int64_t(seq_len_) * batch_;
     const int head_in = spec_.head_input_size();
@@ -325,12 +358,9 @@ class GpuEngine final : public Engine {
     stack_->backward(args);
 
     // 4. Embedding rows, summed per id in position order (deterministic).
-    if (needs_diff_src) {
-      const std::vector<int32_t> plan = cuda::plan_embedding_backward(batch.tokens.data(), steps, spec_.vocab_size);
-      upload(embedding_plan_, plan);
-      cuda::embedding_backward(diff_embedded_.data(), spec_.embedding_size, embedding_plan_.data(), plan[0], steps,
-                               grads_.data() + embedding_offset_);
-    }
+    if (needs_diff_src)
+      cuda::embedding_backward(diff_embedded_.data(), spec_.embedding_size, embedding_plan_.data(),
+                               embedding_unique_ids_, steps, grads_.data() + embedding_offset_);
   }
 
   struct Group {
@@ -354,6 +384,9 @@ class GpuEngine final : public Engine {
 
   // Activations of the last forward.
   int seq_len_ = 0, batch_ = 0;
+  bool carry_ = false, carry_c_ = false;
+  int64_t embedding_unique_ids_ = 0;
+  std::vector<int32_t> lengths_;
   DeviceBuffer<int32_t> tokens_, labels_, embedding_plan_;
   DeviceBuffer<float> embedded_, dst_, h0_, c0_, h_final_, c_final_, head_in_, head_mask_, output_, value_targets_;
   DeviceBuffer<float> diff_output_, diff_head_in_, diff_dst_, diff_h_final_, diff_embedded_;
