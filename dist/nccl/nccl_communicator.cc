@@ -93,6 +93,9 @@ class NcclCommunicator final : public Communicator {
   // Polls until `done` (or, when null, the whole stream) has completed. Throws RankFailure
   // on timeout and std::runtime_error on an NCCL/CUDA error, aborting the NCCL communicator.
   void wait_until_done(cudaEvent_t done, const char* op, OpLabel label, std::size_t count);
+  // Polls until NCCL has accepted the last call (ncclCommGetAsyncError leaves
+  // ncclInProgress); same errors as wait_until_done.
+  void wait_until_enqueued(const char* op, OpLabel label, std::size_t count);
   void abort_nccl();
   void check_root(int root) const;
 
@@ -202,6 +205,15 @@ void NcclCommunicator::check_root(int root) const {
                                 std::to_string(size_) + ")");
 }
 
+void NcclCommunicator::wait_until_enqueued(const char* op, OpLabel label, std::size_t count) {
+  ncclResult_t state = ncclInProgress;
+  RNNLAB_NCCL(ncclCommGetAsyncError(comm_, &state));
+  if (state == ncclSuccess) return;  // the usual case: accepted at once
+  // Rare: let the full wait handle errors and the timeout, on an event recorded nowhere yet
+  // (nullptr: it then also waits for the stream, which is only slower, never wrong).
+  wait_until_done(nullptr, op, label, count);
+}
+
 void NcclCommunicator::wait_until_done(cudaEvent_t done, const char* op, OpLabel label, std::size_t count) {
   if (comm_ == nullptr)
     throw std::runtime_error("rank " + std::to_string(rank_) + ": " + op + " on an aborted NCCL communicator");
@@ -276,6 +288,9 @@ AsyncHandle NcclCommunicator::start_all_reduce(float* data, std::size_t count, R
   try {
     RNNLAB_NCCL(ncclAllReduce(data, data, count, ncclFloat, op == ReduceOp::average ? ncclAvg : ncclSum, comm_,
                               stream_));
+    // A non-blocking communicator may still be enqueueing (ncclInProgress): the event must
+    // follow the collective on the stream, and NCCL takes no other call until it is in.
+    wait_until_enqueued("all_reduce", label, count);
     RNNLAB_CUDA_DIST(cudaEventRecord(pending.done, stream_));
   } catch (...) {
     cudaEventDestroy(pending.done);
