@@ -17,6 +17,35 @@ namespace {
 
 using rnnlab::trainer::testing_util::TempFolder;
 
+std::string run(const std::string& command, int* code) {
+  std::string output;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (!pipe) return output;
+  std::array<char, 4096> buffer;
+  size_t n;
+  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) output.append(buffer.data(), n);
+  const int status = pclose(pipe);
+  *code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return output;
+}
+
+TEST(CliGpu, DoctorReportsNcclAndFailsClearlyWithoutADevice) {
+  int code = -1;
+  const std::string plain = run("'" RNNLAB_BIN "' doctor --skip-bench", &code);
+  EXPECT_EQ(code, 0) << plain;
+  EXPECT_NE(plain.find("NCCL: "), std::string::npos) << plain;
+  if (rnnlab::layers::cuda::cuda_device_available())
+    GTEST_SKIP() << "a CUDA device is present; this checks doctor --nccl's error without one";
+  const std::string nccl = run("'" RNNLAB_BIN "' doctor --nccl --skip-bench", &code);
+  EXPECT_NE(code, 0) << nccl;
+  if (plain.find("NCCL: not in this build") != std::string::npos) {
+    EXPECT_NE(nccl.find("no NCCL"), std::string::npos) << nccl;
+  } else {
+    EXPECT_NE(nccl.find("NCCL setup"), std::string::npos) << nccl;
+    EXPECT_NE(nccl.find("no CUDA device"), std::string::npos) << nccl;
+  }
+}
+
 TEST(CliGpu, CudnnWithoutDeviceFailsNamingFileAndKey) {
   if (rnnlab::layers::cuda::cuda_device_available())
     GTEST_SKIP() << "a CUDA device is present; this checks the no-device error";
