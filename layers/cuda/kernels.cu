@@ -16,6 +16,7 @@
 
 #include "layers/cuda/device.h"
 #include "layers/cuda/kernels.h"
+#include "layers/random.h"
 
 namespace rnnlab::layers::cuda {
 namespace {
@@ -99,18 +100,9 @@ __global__ void finish_sums(const double* partials, int width, Slots slots, doub
   }
 }
 
-// ---- counter-based random numbers (layers/random.h, the same arithmetic) ---------------------
-
-__device__ uint64_t mix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-__device__ float random_uniform(uint64_t seed, uint64_t stream, uint64_t index) {
-  const uint64_t bits = mix64(mix64(seed ^ mix64(stream + 0x632BE59BD9B4E019ull)) + index);
-  return float(bits >> 40) * (1.0f / 16777216.0f);
-}
+// Dropout masks use layers/random.h itself: its functions are constexpr, which device code
+// calls as they are (--expt-relaxed-constexpr, set for rnnlab_layers' CUDA sources), so the
+// GPU draws exactly the CPU's numbers.
 
 // ---- kernels ----------------------------------------------------------------------------------
 
@@ -275,7 +267,7 @@ __global__ void dropout_kernel(const float* src, float* dst, float* mask, int64_
                                uint64_t stream_id) {
   const float keep_scale = __fdiv_rn(1.0f, __fsub_rn(1.0f, p));
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < count; i += int64_t(gridDim.x) * blockDim.x) {
-    const float m = p > 0.0f ? (random_uniform(seed, stream_id, uint64_t(i)) < p ? 0.0f : keep_scale) : 1.0f;
+    const float m = p > 0.0f ? (layers::random_uniform(seed, stream_id, uint64_t(i)) < p ? 0.0f : keep_scale) : 1.0f;
     mask[i] = m;
     dst[i] = __fmul_rn(src[i], m);
   }
