@@ -64,7 +64,13 @@ class GpuEngine final : public Engine {
       if (segment.name == "head.bias") head_bias_offset_ = segment.offset;
       if (rnn_offset_ < 0 && segment.name.rfind("rnn.", 0) == 0) rnn_offset_ = segment.offset;
       if (groups_.empty() || groups_.back().name != segment.group) groups_.push_back({segment.group, {}});
-      groups_.back().ranges.push_back({segment.offset, segment.size()});
+      // Consecutive segments are adjacent in the flat buffer: a group is usually ONE range,
+      // so its squared norm costs one reduction per step.
+      auto& ranges = groups_.back().ranges;
+      if (!ranges.empty() && ranges.back().first + ranges.back().second == segment.offset)
+        ranges.back().second += segment.size();
+      else
+        ranges.push_back({segment.offset, segment.size()});
     }
     const size_t count = size_t(model_->parameter_count());
     params_.resize(count);
