@@ -70,4 +70,14 @@ TEST(CliGpu, CudnnWithoutDeviceFailsNamingFileAndKey) {
   }
 }
 
+TEST(CliGpu, SummaryOfACudnnConfigNeedsNoDevice) {
+  TempFolder folder;
+  folder.write("text.txt", rnnlab::trainer::testing_util::tiny_text());
+  int code = -1;
+  const std::string output = run("cd '" + folder.file("") + "' && '" RNNLAB_BIN "' summary '" RNNLAB_CONFIGS
+                                 "/tiny_lm.yaml' model.backend=cudnn", &code);
+  EXPECT_EQ(code, 0) << output;
+  EXPECT_NE(output.find("Total params"), std::string::npos) << output;
+}
+
 }  // namespace

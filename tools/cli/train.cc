@@ -71,7 +71,10 @@ int run_train(const TrainArgs& args) {
 int run_summary(const TrainArgs& args) {
   const trainer::Config config = trainer::load_config(args.path, args.overrides);
   const auto data = trainer::data::make_task_data(config);
-  const trainer::Model model(trainer::model_spec(config, data->info()), config.train.seed);
+  trainer::ModelSpec spec = trainer::model_spec(config, data->info());
+  // The summary does not depend on the kernels: a GPU config prints it on a machine without one.
+  if (trainer::is_gpu_backend(spec.backend)) spec.backend = "reference";
+  const trainer::Model model(spec, config.train.seed);
   std::fputs(model.summary().to_string().c_str(), stdout);
   return 0;
 }
