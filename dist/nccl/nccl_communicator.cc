@@ -115,6 +115,9 @@ NcclCommunicator::NcclCommunicator(const CommunicatorOptions& options) : progres
   mpi_options.backend = "mpi";
   mpi_options.progress = Progress::none;  // no MPI async traffic: no progress thread
   mpi_ = create_mpi_communicator(mpi_options);
+  // The bootstrap's watchdog (host collectives: metrics, votes) ends the job from its thread;
+  // the hook the caller sets on THIS communicator runs first (base members outlive mpi_).
+  mpi_->set_failure_hook([this](const std::string& message) { run_failure_hook(message); });
   rank_ = mpi_->rank();
   size_ = mpi_->size();
   local_rank_ = mpi_->local_rank();
