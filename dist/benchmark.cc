@@ -34,6 +34,21 @@ volatile float g_sink = 0;  // keeps the compute loop's result observable
 
 }  // namespace
 
+AllReduceTiming make_timing(std::size_t bytes, int iterations, double wrapper_seconds, double raw_seconds,
+                            int ranks) {
+  AllReduceTiming row;
+  row.bytes = bytes;
+  row.iterations = iterations;
+  row.wrapper_seconds = wrapper_seconds;
+  row.raw_seconds = raw_seconds;
+  row.algbw_gbps = static_cast<double>(bytes) / wrapper_seconds / 1e9;
+  const double bus_factor = ranks > 1 ? 2.0 * (ranks - 1) / ranks : 1.0;
+  row.busbw_gbps = row.algbw_gbps * bus_factor;
+  row.raw_busbw_gbps = static_cast<double>(bytes) / raw_seconds / 1e9 * bus_factor;
+  row.overhead_percent = (wrapper_seconds - raw_seconds) / raw_seconds * 100.0;
+  return row;
+}
+
 std::vector<AllReduceTiming> benchmark_all_reduce(Communicator& communicator, std::size_t min_bytes,
                                                   std::size_t max_bytes, int factor, int iterations) {
   if (factor < 2 || iterations < 1 || min_bytes < sizeof(float) || max_bytes < min_bytes) {
@@ -60,17 +75,8 @@ std::vector<AllReduceTiming> benchmark_all_reduce(Communicator& communicator, st
         std::fill(buffer.begin(), buffer.end(), 1.0f);
       }
     }
-    AllReduceTiming row;
-    row.bytes = count * sizeof(float);
-    row.iterations = iterations;
-    row.wrapper_seconds = collective_median(communicator, wrapper);
-    row.raw_seconds = collective_median(communicator, raw);
-    row.algbw_gbps = static_cast<double>(row.bytes) / row.wrapper_seconds / 1e9;
-    const double bus_factor = n > 1 ? 2.0 * (n - 1) / n : 1.0;
-    row.busbw_gbps = row.algbw_gbps * bus_factor;
-    row.raw_busbw_gbps = static_cast<double>(row.bytes) / row.raw_seconds / 1e9 * bus_factor;
-    row.overhead_percent = (row.wrapper_seconds - row.raw_seconds) / row.raw_seconds * 100.0;
-    rows.push_back(row);
+    rows.push_back(make_timing(count * sizeof(float), iterations, collective_median(communicator, wrapper),
+                               collective_median(communicator, raw), n));
   }
   return rows;
 }

@@ -26,6 +26,11 @@ struct AllReduceTiming {
   double overhead_percent = 0;  // (wrapper - raw) / raw * 100
 };
 
+// One row from the two medians: bandwidths (busbw = algbw x 2(n-1)/n, as nccl-tests) and
+// the wrapper's overhead over the raw call. Shared by the host and the device benchmark.
+AllReduceTiming make_timing(std::size_t bytes, int iterations, double wrapper_seconds, double raw_seconds,
+                            int ranks);
+
 // Sizes from `min_bytes` to `max_bytes`, each step times `factor` (sizes are rounded to
 // whole floats). Wrapper and raw iterations alternate so that drift hits both alike; a
 // barrier precedes each timed call. `iterations` per size and variant, after 2 warm-ups.

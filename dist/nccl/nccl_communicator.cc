@@ -372,17 +372,9 @@ std::vector<AllReduceTiming> benchmark_device_all_reduce(Communicator& communica
           if (i >= 0) (variant == 0 ? wrapper : raw).push_back(elapsed);
         }
       }
-      AllReduceTiming row;
-      row.bytes = count * sizeof(float);
-      row.iterations = iterations;
-      row.wrapper_seconds = communicator.all_reduce(median(wrapper), ScalarOp::max);
-      row.raw_seconds = communicator.all_reduce(median(raw), ScalarOp::max);
-      row.algbw_gbps = static_cast<double>(row.bytes) / row.wrapper_seconds / 1e9;
-      const double bus_factor = n > 1 ? 2.0 * (n - 1) / n : 1.0;
-      row.busbw_gbps = row.algbw_gbps * bus_factor;
-      row.raw_busbw_gbps = static_cast<double>(row.bytes) / row.raw_seconds / 1e9 * bus_factor;
-      row.overhead_percent = (row.wrapper_seconds - row.raw_seconds) / row.raw_seconds * 100.0;
-      rows.push_back(row);
+      const double wrapper_seconds = communicator.all_reduce(median(wrapper), ScalarOp::max);
+      const double raw_seconds = communicator.all_reduce(median(raw), ScalarOp::max);
+      rows.push_back(make_timing(count * sizeof(float), iterations, wrapper_seconds, raw_seconds, n));
     }
   } catch (...) {
     cudaFree(buffer);
