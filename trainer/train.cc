@@ -243,6 +243,9 @@ class Trainer {
   }
 
   std::string train_epochs(RunLog& log, ProgressReporter& progress, GradientNorms& norms, StopSignals& signals) {
+    // Resumed from the checkpoint of an early stop: the training is over (Keras would not
+    // train on either); what follows is the test evaluation.
+    if (stopped_early_) return "early_stopped";
     int64_t steps_this_call = 0;
     for (; epoch_ < config_.train.epochs; ++epoch_, batch_in_epoch_ = 0, carried_.clear()) {
       const auto batches = data_->batches(data::Split::train, batch_options(epoch_));
@@ -300,6 +303,7 @@ class Trainer {
                                (epoch_end && epoch_ + 1 == config_.train.epochs);
         // restore_best: training ends here, so the best parameters go back before the last
         // checkpoint (and the test evaluation); a resume of this checkpoint trains no further.
+        if (stop == "early_stopped") stopped_early_ = true;
         if (stop == "early_stopped" || last_step) restore_best_params();
         if (checkpoint_now || stopping || last_step) save(log, batch_in_epoch_ + 1 == int64_t(batches.size()));
         if (!stop.empty()) return stop;
@@ -399,7 +403,7 @@ class Trainer {
     meta["batch_in_epoch"] = epoch_done ? 0 : batch_in_epoch_ + 1;
     meta["carried_batch"] = carried_.batch;
     meta["optimizer"] = {{"name", std::string(optimizer_->name())}, {"step_count", optimizer_->step_count()}};
-    meta["early_stopping"] = {{"best", best_}, {"since_best", since_best_}};
+    meta["early_stopping"] = {{"best", best_}, {"since_best", since_best_}, {"stopped", stopped_early_}};
     if (log.run_id() > 0) meta["tracker"] = {{"path", log.tracker_path()}, {"run_id", log.run_id()}};
     std::filesystem::create_directories(config_.output.dir);
     save_checkpoint(checkpoint_path(config_), refs, meta);
@@ -442,6 +446,7 @@ class Trainer {
     const json early = meta.value("early_stopping", json::object());
     if (early.contains("best") && early["best"].is_number()) best_ = early["best"].get<double>();
     since_best_ = early.value("since_best", 0);
+    stopped_early_ = early.value("stopped", false);
     best_params_.clear();
     if (config_.train.early_stopping.restore_best) {
       if (checkpoint.find("early_stopping.best_params")) {
@@ -486,6 +491,7 @@ class Trainer {
   std::string early_metric_;
   double best_ = 0;
   int since_best_ = 0;
+  bool stopped_early_ = false;  // early stopping ended the training (kept in checkpoints)
   std::vector<float> best_params_;  // restore_best: the parameters at best_
   TrainResult result_;
 };

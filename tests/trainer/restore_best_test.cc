@@ -119,6 +119,26 @@ TEST(RestoreBest, EarlyStoppedRunEndsWithTheBestValidationsWeights) {
   expect_ends_with_best(config, "patience 2");
 }
 
+// Resuming the checkpoint of an early stop trains no further: same status, no step, the
+// same test metrics (before, a resume trained on through the remaining epochs).
+TEST(EarlyStopping, ResumeOfAnEarlyStoppedRunTrainsNoFurther) {
+  TempFolder folder;
+  Config config = overfitting_config(folder);
+  config.train.early_stopping.patience = 2;
+  for (const bool restore_best : {false, true}) {
+    config.train.early_stopping.restore_best = restore_best;
+    std::filesystem::remove_all(config.output.dir);
+    const Observed stopped = run(config);
+    ASSERT_EQ(stopped.result.status, "early_stopped");
+    ASSERT_LT(stopped.result.epochs, config.train.epochs) << "epochs are left to train";
+    const Observed resumed = run(config, 0, true);
+    EXPECT_EQ(resumed.result.status, "early_stopped") << "restore_best " << restore_best;
+    EXPECT_TRUE(resumed.result.train_losses.empty()) << "restore_best " << restore_best;
+    EXPECT_EQ(resumed.result.steps, stopped.result.steps);
+    EXPECT_EQ(resumed.result.test, stopped.result.test) << "restore_best " << restore_best;
+  }
+}
+
 TEST(RestoreBest, ResumeEqualsUninterrupted) {
   TempFolder whole_dir, split_dir;
   Config config = overfitting_config(whole_dir);
