@@ -35,8 +35,9 @@ TEST(Nccl, NoDeviceFailsEveryRankNamingIt) {
   EXPECT_NE(g_no_device.find("rank"), std::string::npos) << g_no_device;
   // A host with fewer GPUs than ranks (e.g. -np 2 on a one-GPU machine) fails the same vote
   // with the other message of nccl_communicator.cc.
-  if (g_no_device.find("NCCL needs one GPU per rank") == std::string::npos)
+  if (g_no_device.find("NCCL needs one GPU per rank") == std::string::npos) {
     EXPECT_NE(g_no_device.find("no CUDA device"), std::string::npos) << g_no_device;
+  }
 }
 
 TEST(Nccl, IdentityAndVersion) {
