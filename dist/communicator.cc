@@ -70,7 +70,7 @@ void Communicator::check_all_ok(bool local_ok, std::string_view what, std::strin
   Record record{};
   record.ok = local_ok ? 1 : 0;
   const std::size_t length = std::min(message.size(), sizeof record.message - 1);
-  std::memcpy(record.message, message.data(), length);
+  if (length > 0) std::memcpy(record.message, message.data(), length);  // data() may be null
   const std::vector<std::uint8_t> bytes = all_gather_bytes(&record, sizeof record);
   std::vector<int> failed;
   std::string text;
