@@ -224,7 +224,8 @@ class Reader {
       parameter.key = it->first.Scalar();
       parameter.line = it->first.Mark().line + 1;
       const std::string where = key + "." + parameter.key;
-      const YAML::Node& body = it->second;
+      // A copy (a cheap handle): it->second lives in a proxy that dies with the expression.
+      const YAML::Node body = it->second;
       if (kReservedKeys.count(parameter.key)) {
         fail(it->first, where, "set by the sweep for every trial; it cannot be varied");
         continue;
