@@ -86,7 +86,9 @@ TEST_F(BatchingTest, LanguageModelBatchesContinueEachStream) {
         const int32_t input = batch.tokens[size_t(t * 4 + n)];
         const int32_t target = batch.token_targets[size_t(t * 4 + n)];
         streams[size_t(n)] += data->input_codec()->decode({input});
-        if (t + 1 < batch.seq_len) EXPECT_EQ(target, batch.tokens[size_t((t + 1) * 4 + n)]);
+        if (t + 1 < batch.seq_len) {
+          EXPECT_EQ(target, batch.tokens[size_t((t + 1) * 4 + n)]);
+        }
       }
       // Batch k+1 starts where batch k's targets ended: the carried state is valid.
       if (k + 1 < batches.size()) {
