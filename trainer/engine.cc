@@ -89,6 +89,7 @@ class CpuEngine final : public Engine {
 
   void sync_to_host() override {}
   void sync_from_host() override {}
+  void sync_carried_to_host(CarriedState&) override {}  // the host copy is the state
 
  private:
   struct Group {

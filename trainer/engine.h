@@ -15,6 +15,16 @@
 // GPU engine they hold the device values as of the last sync_to_host(); after changing them
 // (resume) call sync_from_host().
 //
+// The carried state of a language model (truncated BPTT) follows the same idea. The loop
+// owns a host CarriedState (what checkpoints save and restore); the GPU engine keeps the
+// state in device buffers between steps and leaves the host copy empty with on_device set.
+// Before a step the engine reads the host copy: h non-empty -> it is the state (uploaded once:
+// a restore, or the copy of the last sync); cleared (epoch start, restore without state)
+// -> zeros; otherwise on_device -> the device buffers. batch.resets_state and a batch size
+// other than CarriedState::batch start from zeros, as on the CPU. Call
+// sync_carried_to_host() before reading h/c (checkpoint save): it copies the device state
+// down on the engine's stream and waits for it. One training CarriedState per engine.
+//
 // Errors: make_engine throws std::invalid_argument naming the config file and key when the
 // backend cannot run here (no CUDA device, not built with CUDA); otherwise as the
 // underlying Model/Objective/Optimizer (and std::runtime_error for CUDA/cuDNN/NCCL).
@@ -77,6 +87,9 @@ class Engine {
   // before reading them; host -> device after changing them. No-ops on the CPU.
   virtual void sync_to_host() = 0;
   virtual void sync_from_host() = 0;
+  // The carried state held on the device (carried.on_device) into carried.h/c, synchronised
+  // (see above). No-op on the CPU and when the host copy is already the state.
+  virtual void sync_carried_to_host(CarriedState& carried) = 0;
 
  protected:
   std::unique_ptr<Model> model_;

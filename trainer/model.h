@@ -60,10 +60,13 @@ struct ParamSegment {
 };
 
 // The recurrent state carried between consecutive batches (truncated BPTT).
+// on_device: set by the GPU engine (trainer/engine.h) when its device buffers hold the
+// state and h/c are empty or a copy made by Engine::sync_carried_to_host; never set on the CPU.
 struct CarriedState {
   int batch = 0;
   std::vector<float> h, c;  // [L*D, N, S], [L*D, N, H]; empty = zeros
-  void clear() { batch = 0, h.clear(), c.clear(); }
+  bool on_device = false;
+  void clear() { batch = 0, h.clear(), c.clear(), on_device = false; }
 };
 
 class Model {

@@ -381,6 +381,7 @@ class Trainer {
   void save(RunLog& log, bool epoch_done) {
     if (!is_root()) return;
     engine_->sync_to_host();
+    if (!epoch_done) engine_->sync_carried_to_host(carried_);  // the GPU keeps it on the device
     log.flush();  // the tracker's curve reaches this step before the checkpoint does
     std::vector<Model::Tensor> tensors = model_->export_tensors();
     for (const auto& [name, values] : optimizer_->state())

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -207,6 +208,80 @@ TEST(GpuTraining, ResumeOnTheGpuContinuesTheUninterruptedCurve) {
   std::vector<double> joined = part.train_losses;
   joined.insert(joined.end(), tail.train_losses.begin(), tail.train_losses.end());
   EXPECT_EQ(uninterrupted.train_losses, joined);
+}
+
+// The GPU engine keeps a language model's carried state on the device between steps and
+// copies it to the host only for a checkpoint (engine.h). Checked through checkpoints: a
+// checkpoint every step (copy down, upload again at the next step) leaves the curve bit for
+// bit; a stop mid-epoch saves carried.h/c and the resume (on the GPU: bit for bit; on the
+// CPU: within float tolerance) continues from them; stripping them changes the next loss,
+// so the checks would see a lost or stale state. Two epochs: the state is cleared between.
+TEST(GpuTraining, CarriedStateStaysOnTheDeviceAndReachesCheckpoints) {
+  SKIP_WITHOUT_DEVICE();
+  TempFolder whole_folder, periodic_folder, split_folder, cpu_folder, stripped_folder;
+  Config config = tiny_config("language_model", whole_folder, "cudnn");
+  config.train.epochs = 2;
+  config.model.layers = 2;
+  config.model.cell = "lstm";
+  config.train.max_steps = 0;
+  const TrainResult whole = train(config, quiet());
+  ASSERT_EQ(whole.status, "finished");
+  const int64_t per_epoch = whole.steps / 2;
+  constexpr int64_t kStop = 3;
+  ASSERT_GT(per_epoch, kStop + 1) << "the stop must fall mid-epoch";
+
+  Config periodic = config;
+  periodic.output.dir = periodic_folder.file("run");
+  periodic.output.checkpoint_every = 1;
+  EXPECT_EQ(train(periodic, quiet()).train_losses, whole.train_losses) << "a checkpoint every step";
+
+  Config split = config;
+  split.output.dir = split_folder.file("run");
+  TrainOptions first = quiet();
+  first.stop_after_steps = kStop;
+  const TrainResult part = train(split, first);
+  ASSERT_EQ(part.status, "killed");
+  const Checkpoint saved = load_checkpoint(checkpoint_path(split));
+  const Tensor* h = saved.find("carried.h");
+  ASSERT_NE(h, nullptr) << "a mid-epoch GPU checkpoint holds the carried state";
+  ASSERT_NE(saved.find("carried.c"), nullptr) << "lstm";
+  bool nonzero = false;
+  for (float v : h->data) nonzero = nonzero || v != 0.0f;
+  EXPECT_TRUE(nonzero) << "carried.h is the device state, not zeros";
+
+  // Copies of the checkpoint for the CPU and for the stripped resume.
+  Config cpu = split;
+  cpu.output.dir = cpu_folder.file("run");
+  cpu.model.backend = "onednn";
+  Config stripped = split;
+  stripped.output.dir = stripped_folder.file("run");
+  std::vector<TensorRef> all, kept;
+  for (const auto& t : saved.tensors) {
+    all.push_back({t.name, t.shape, t.data.data()});
+    if (t.name.rfind("carried.", 0) != 0) kept.push_back({t.name, t.shape, t.data.data()});
+  }
+  std::filesystem::create_directories(cpu.output.dir);
+  std::filesystem::create_directories(stripped.output.dir);
+  save_checkpoint(checkpoint_path(cpu), all, saved.metadata);
+  save_checkpoint(checkpoint_path(stripped), kept, saved.metadata);
+
+  TrainOptions resume = quiet();
+  resume.resume = true;
+  const TrainResult rest = train(split, resume);
+  std::vector<double> joined = part.train_losses;
+  joined.insert(joined.end(), rest.train_losses.begin(), rest.train_losses.end());
+  EXPECT_EQ(joined, whole.train_losses) << "resumed on the GPU";
+
+  const TrainResult on_cpu = train(cpu, resume);
+  ASSERT_EQ(on_cpu.train_losses.size(), whole.train_losses.size() - size_t(kStop));
+  for (size_t i = 0; i < on_cpu.train_losses.size(); ++i)
+    EXPECT_NEAR(on_cpu.train_losses[i], whole.train_losses[size_t(kStop) + i],
+                2e-4 * (1 + std::fabs(whole.train_losses[size_t(kStop) + i])))
+        << "resumed on the CPU, step " << kStop + 1 + int64_t(i);
+
+  const TrainResult without = train(stripped, resume);
+  ASSERT_FALSE(without.train_losses.empty());
+  EXPECT_NE(without.train_losses[0], whole.train_losses[size_t(kStop)]) << "the carried state matters";
 }
 
 }  // namespace

@@ -8,10 +8,13 @@
 //
 // One step queues everything on the thread's stream (layers/cuda/device.h) and reads back
 // once: the metric sums and the per-group squared gradient norms (a few doubles). Other
-// host traffic per step: the batch's inputs and targets going up, and for truncated-BPTT
-// tasks the carried final state (a few hundred KB) coming down, because the loop keeps it
-// in a host CarriedState that checkpoints save. With several ranks: the nccl communicator
-// all-reduces the device gradients in place after the stream is synchronised; any other
+// host traffic per step: the batch's inputs and targets going up. The carried state of a
+// truncated-BPTT task stays on the device: the step's final state buffers are swapped into
+// carried_h_/carried_c_ (no copy), the next step starts from them, and the host
+// CarriedState sees them only through sync_carried_to_host() (checkpoint save) or after the
+// loop replaced them (restore: uploaded once; cleared: zeros); engine.h has the rules.
+// Evaluation carries its state the same way, in h0_/c0_. With several ranks: the nccl
+// communicator all-reduces the device gradients in place after the stream is synchronised; any other
 // communicator gets them through a host copy (correct, slower).
 //
 // Numerics: the same kernels' contracts as the CPU (layers/cuda/kernels.h); the recurrent
@@ -21,6 +24,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "layers/cuda/device.h"
@@ -105,11 +109,14 @@ class GpuEngine final : public Engine {
     // Host -> device copies synchronise the stream, so every input goes up before the
     // first kernel of the step: the step then runs without a host wait until its read-back.
     const bool has_data = batch.batch_size > 0;
-    if (has_data) upload_inputs(batch, true, carried);
+    if (has_data) {
+      upload_inputs(batch, true);
+      prepare_carried(batch, carried);
+    }
     grads_.zero();
     metrics_.zero();
     if (has_data) {
-      forward(true, dropout_seed);
+      forward(true, dropout_seed, carry_ ? carried_h_.data() : nullptr, carry_c_ ? carried_c_.data() : nullptr);
       loss(batch, true);
       backward();
     }
@@ -133,7 +140,7 @@ class GpuEngine final : public Engine {
       for (auto [offset, size] : groups_[g].ranges)
         cuda::sum_of_squares(grads_.data() + offset, size, metrics_.data() + cuda::kMetricSlots + g);
     metrics_.download(host_metrics_.data());
-    if (has_data) download_state(carried);
+    if (has_data) keep_carried(carried);
     return MetricSums{host_metrics_[0], host_metrics_[1], host_metrics_[2], host_metrics_[3]};
   }
 
@@ -153,14 +160,20 @@ class GpuEngine final : public Engine {
   }
 
   MetricSums evaluate(const std::vector<data::Batch>& batches) override {
+    // The state carried through `batches` stays on the device: the final state of a batch
+    // is swapped into h0_/c0_ for the next (model.cc's rule: same batch size, no reset).
     metrics_.zero();
-    CarriedState state;
+    const bool lstm = spec_.recurrent.cell == layers::Cell::lstm;
+    int state_batch = 0;  // batch size of the state in h0_/c0_; 0 = none yet
     for (const auto& batch : batches) {
       if (batch.batch_size == 0) continue;
-      upload_inputs(batch, false, &state);
-      forward(false, 0);
+      upload_inputs(batch, false);
+      const bool carry = !batch.resets_state && state_batch == batch_;
+      forward(false, 0, carry ? h0_.data() : nullptr, carry && lstm ? c0_.data() : nullptr);
       loss(batch, false);
-      download_state(&state);
+      std::swap(h_final_, h0_);
+      std::swap(c_final_, c0_);
+      state_batch = batch_;
     }
     metrics_.download(host_metrics_.data());
     return MetricSums{host_metrics_[0], host_metrics_[1], host_metrics_[2], host_metrics_[3]};
@@ -174,6 +187,14 @@ class GpuEngine final : public Engine {
     params_.upload(model_->params(), size_t(model_->parameter_count()));
     gpu_optimizer_->upload_state();
   }
+  void sync_carried_to_host(CarriedState& carried) override {
+    if (!carried.on_device || !carried.h.empty()) return;  // the host copy is already the state
+    // Synchronous downloads on the engine's stream: after every queued step has written them.
+    carried.h.resize(carried_h_.size());
+    carried_h_.download(carried.h.data());
+    carried.c.resize(carried_c_.size());
+    if (!carried_c_.empty()) carried_c_.download(carried.c.data());
+  }
 
  private:
   float* host_grads() {
@@ -186,10 +207,9 @@ class GpuEngine final : public Engine {
   }
 
   // Everything a batch needs from the host, checked as the CPU functions check it (ids and
-  // labels in range) and copied up: inputs, targets, the embedding-gradient plan, the carried
-  // state. Also sets the shapes of the step.
-  void upload_inputs(const data::Batch& batch, bool training, const CarriedState* state) {
-    const layers::RecurrentOptions& rnn = spec_.recurrent;
+  // labels in range) and copied up: inputs, targets, the embedding-gradient plan. Also sets
+  // the shapes of the step.
+  void upload_inputs(const data::Batch& batch, bool training) {
     seq_len_ = batch.seq_len;
     batch_ = batch.batch_size;
     const int64_t steps = int64_t(seq_len_) * batch_;
@@ -231,27 +251,50 @@ class GpuEngine final : public Engine {
                                       std::to_string(spec_.output_size) + ") and is not ignore_index");
       upload(labels_, labels);
     }
-    // 3. The carried state, when the batch continues the previous one.
-    carry_ = state && !batch.resets_state && state->batch == batch_ && !state->h.empty();
-    carry_c_ = carry_ && rnn.cell == layers::Cell::lstm && !state->c.empty();
-    if (carry_) upload(h0_, state->h);
-    if (carry_c_) upload(c0_, state->c);
     lengths_ = batch.lengths;
   }
 
-  // The final states of the last forward into the loop's CarriedState (truncated BPTT and
-  // checkpoints keep it on the host).
-  void download_state(CarriedState* state) {
+  // Where the training step starts from (engine.h's rules): sets carry_/carry_c_, and uploads
+  // the host copy into carried_h_/carried_c_ when the loop replaced it. After upload_inputs.
+  void prepare_carried(const data::Batch& batch, const CarriedState* state) {
+    const layers::RecurrentOptions& rnn = spec_.recurrent;
+    const bool lstm = rnn.cell == layers::Cell::lstm;
+    carry_ = carry_c_ = false;
+    if (!state || batch.resets_state || state->batch != batch_) return;
+    if (!state->h.empty()) {  // restored, or the copy of the last sync: it is the state
+      const size_t states = size_t(rnn.num_layers) * size_t(layers::direction_count(rnn.direction)) * size_t(batch_);
+      if (state->h.size() != states * size_t(rnn.state_size()) ||
+          (lstm && !state->c.empty() && state->c.size() != states * size_t(rnn.hidden_size)))
+        throw std::invalid_argument("GPU engine: carried state has " + std::to_string(state->h.size()) + " h and " +
+                                    std::to_string(state->c.size()) + " c values, the model needs " +
+                                    std::to_string(states * size_t(rnn.state_size())) + " h values for batch " +
+                                    std::to_string(batch_));
+      upload(carried_h_, state->h);
+      carry_ = true;
+      carry_c_ = lstm && !state->c.empty();
+      if (carry_c_) upload(carried_c_, state->c);
+    } else if (state->on_device) {  // the final state of this engine's previous step
+      carry_ = !carried_h_.empty();
+      carry_c_ = carry_ && lstm && !carried_c_.empty();
+    }
+  }
+
+  // After a training step: its final state becomes the carried one (a swap of device
+  // buffers, no copy; the step's kernels are queued before any later write to either), and
+  // the host copy is marked as living on the device.
+  void keep_carried(CarriedState* state) {
     if (!state) return;
+    std::swap(h_final_, carried_h_);
+    std::swap(c_final_, carried_c_);
     state->batch = batch_;
-    state->h.resize(h_final_.size());
-    h_final_.download(state->h.data());
-    state->c.resize(c_final_.size());
-    if (!c_final_.empty()) c_final_.download(state->c.data());
+    state->h.clear();
+    state->c.clear();
+    state->on_device = true;
   }
 
   // model.cc's forward, on the device (inputs from upload_inputs).
-  void forward(bool training, uint64_t dropout_seed) {
+  // h0/c0: the initial state on the device, or nullptr for zeros.
+  void forward(bool training, uint64_t dropout_seed, const float* h0, const float* c0) {
     const layers::RecurrentOptions& rnn = spec_.recurrent;
     const int64_t steps = int64_t(seq_len_) * batch_;
 
@@ -274,8 +317,8 @@ class GpuEngine final : public Engine {
     args.batch = batch_;
     args.params = params_.data() + rnn_offset_;
     args.src = embedded_.data();
-    args.h0 = carry_ ? h0_.data() : nullptr;
-    args.c0 = carry_c_ ? c0_.data() : nullptr;
+    args.h0 = h0;
+    args.c0 = lstm ? c0 : nullptr;
     args.dst = dst_.data();
     args.hT = h_final_.data();
     args.cT = lstm ? c_final_.data() : nullptr;
@@ -394,6 +437,7 @@ class GpuEngine final : public Engine {
   int64_t embedding_unique_ids_ = 0;
   std::vector<int32_t> lengths_;
   DeviceBuffer<int32_t> tokens_, labels_, embedding_plan_;
+  DeviceBuffer<float> carried_h_, carried_c_;  // the training state carried to the next step
   DeviceBuffer<float> embedded_, dst_, h0_, c0_, h_final_, c_final_, head_in_, head_mask_, output_, value_targets_;
   DeviceBuffer<float> diff_output_, diff_head_in_, diff_dst_, diff_h_final_, diff_embedded_;
   const float* head_input_ = nullptr;
