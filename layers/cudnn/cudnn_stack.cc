@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "layers/cuda/device.h"
+#include "layers/cudnn/cudnn_descriptor.h"
 #include "layers/cudnn/cudnn_kernels.h"
 #include "layers/cudnn/cudnn_weights.h"
 #include "layers/dropout.h"
@@ -23,39 +24,19 @@ using cuda::DeviceBuffer;
 using cudnn_detail::WeightSegment;
 
 // RAII wrappers for the cuDNN descriptors (create in the constructor, destroy once).
-struct RnnDescriptor {
-  cudnnRNNDescriptor_t desc = nullptr;
-  RnnDescriptor() { RNNLAB_CUDNN_CHECK(cudnnCreateRNNDescriptor(&desc)); }
-  ~RnnDescriptor() { cudnnDestroyRNNDescriptor(desc); }
-  RnnDescriptor(const RnnDescriptor&) = delete;
-  RnnDescriptor& operator=(const RnnDescriptor&) = delete;
-};
-struct DataDescriptor {
-  cudnnRNNDataDescriptor_t desc = nullptr;
-  DataDescriptor() { RNNLAB_CUDNN_CHECK(cudnnCreateRNNDataDescriptor(&desc)); }
-  ~DataDescriptor() { cudnnDestroyRNNDataDescriptor(desc); }
-  DataDescriptor(const DataDescriptor&) = delete;
-  DataDescriptor& operator=(const DataDescriptor&) = delete;
-};
-struct TensorDescriptor {
-  cudnnTensorDescriptor_t desc = nullptr;
-  TensorDescriptor() { RNNLAB_CUDNN_CHECK(cudnnCreateTensorDescriptor(&desc)); }
-  ~TensorDescriptor() { cudnnDestroyTensorDescriptor(desc); }
-  TensorDescriptor(const TensorDescriptor&) = delete;
-  TensorDescriptor& operator=(const TensorDescriptor&) = delete;
+using RnnDescriptor =
+    cudnn_detail::CudnnDescriptor<cudnnRNNDescriptor_t, cudnnCreateRNNDescriptor, cudnnDestroyRNNDescriptor>;
+using DataDescriptor = cudnn_detail::CudnnDescriptor<cudnnRNNDataDescriptor_t, cudnnCreateRNNDataDescriptor,
+                                                     cudnnDestroyRNNDataDescriptor>;
+using DropoutDescriptor = cudnn_detail::CudnnDescriptor<cudnnDropoutDescriptor_t, cudnnCreateDropoutDescriptor,
+                                                        cudnnDestroyDropoutDescriptor>;
+struct TensorDescriptor : cudnn_detail::TensorDescriptorHandle {
   // A packed 3-d tensor [a, b, c] (cuDNN's hx/cx descriptors are 3-d).
   void set(int a, int b, int c) {
     const int dims[3] = {a, b, c};
     const int strides[3] = {b * c, c, 1};
     RNNLAB_CUDNN_CHECK(cudnnSetTensorNdDescriptor(desc, CUDNN_DATA_FLOAT, 3, dims, strides));
   }
-};
-struct DropoutDescriptor {
-  cudnnDropoutDescriptor_t desc = nullptr;
-  DropoutDescriptor() { RNNLAB_CUDNN_CHECK(cudnnCreateDropoutDescriptor(&desc)); }
-  ~DropoutDescriptor() { cudnnDestroyDropoutDescriptor(desc); }
-  DropoutDescriptor(const DropoutDescriptor&) = delete;
-  DropoutDescriptor& operator=(const DropoutDescriptor&) = delete;
 };
 
 cudnnRNNMode_t cudnn_mode(Cell cell) {

@@ -9,17 +9,13 @@
 #include <string>
 
 #include "layers/cuda/device.h"
+#include "layers/cudnn/cudnn_descriptor.h"
 
 namespace rnnlab::layers::cudnn_detail {
 namespace {
 
 // RAII for the two tensor descriptors cudnnGetRNNWeightParams fills.
-struct TensorDesc {
-  cudnnTensorDescriptor_t desc = nullptr;
-  TensorDesc() { RNNLAB_CUDNN_CHECK(cudnnCreateTensorDescriptor(&desc)); }
-  ~TensorDesc() { cudnnDestroyTensorDescriptor(desc); }
-  TensorDesc(const TensorDesc&) = delete;
-  TensorDesc& operator=(const TensorDesc&) = delete;
+struct TensorDesc : TensorDescriptorHandle {
   int64_t elements() const {
     cudnnDataType_t type;
     int rank = 0, dims[8] = {0}, strides[8] = {0};
