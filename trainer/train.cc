@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -16,7 +17,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "dist/communicator.h"
 #include "dist/communicator.h"
 #include "layers/random.h"
 #include "trainer/checkpoint.h"
@@ -39,24 +39,25 @@ using Clock = std::chrono::steady_clock;
 volatile std::sig_atomic_t g_stop_signal = 0;
 extern "C" void record_stop_signal(int signal_number) { g_stop_signal = signal_number; }
 
-// SIGINT/SIGTERM end the run after the current step instead of killing the process, so the
-// checkpoint and the tracker are left in order. Restores the old handlers on scope exit.
+// SIGINT, SIGTERM, SIGHUP (a closed terminal or ssh session) and SIGUSR1 (a batch
+// scheduler's warning before the time limit) end the run after the current step instead of
+// killing the process, so the checkpoint and the tracker are left in order. Restores the
+// old handlers on scope exit.
 class StopSignals {
  public:
   StopSignals() {
     g_stop_signal = 0;
-    old_int_ = std::signal(SIGINT, record_stop_signal);
-    old_term_ = std::signal(SIGTERM, record_stop_signal);
+    for (size_t i = 0; i < kSignals.size(); ++i) old_[i] = std::signal(kSignals[i], record_stop_signal);
   }
   ~StopSignals() {
-    std::signal(SIGINT, old_int_);
-    std::signal(SIGTERM, old_term_);
+    for (size_t i = 0; i < kSignals.size(); ++i) std::signal(kSignals[i], old_[i]);
   }
   bool requested() const { return g_stop_signal != 0; }
+  int signal_number() const { return g_stop_signal; }
 
  private:
-  void (*old_int_)(int) = SIG_DFL;
-  void (*old_term_)(int) = SIG_DFL;
+  static constexpr std::array<int, 4> kSignals = {SIGINT, SIGTERM, SIGHUP, SIGUSR1};
+  std::array<void (*)(int), 4> old_{};
 };
 
 // Per-layer gradient norms, averaged over the steps of an epoch.
@@ -209,6 +210,7 @@ class Trainer {
       throw;
     }
     result_.status = status;
+    if (status == "killed") result_.stop_signal = signals.signal_number();
     result_.steps = step_;
     result_.epochs = epoch_;
     result_.seconds = std::chrono::duration<double>(Clock::now() - start).count();

@@ -13,8 +13,10 @@
 //
 // Failure: a bad config or data file throws std::invalid_argument before any step runs; a
 // NaN/Inf loss, an I/O or vendor failure throws std::runtime_error after marking the
-// tracked run failed; the last checkpoint written stays valid. SIGINT/SIGTERM end the run
-// after the current step, with a checkpoint, marked killed (TrainResult::status).
+// tracked run failed; the last checkpoint written stays valid. SIGINT, SIGTERM, SIGHUP and
+// SIGUSR1 (the warning a batch scheduler sends before a time limit: Slurm's --signal) end
+// the run after the current step, with a checkpoint, marked killed (TrainResult::status,
+// the signal in TrainResult::stop_signal); `rnnlab train --resume` continues it.
 #pragma once
 
 #include <cstdint>
@@ -44,6 +46,7 @@ struct TrainOptions {
 
 struct TrainResult {
   std::string status;  // finished | killed | pruned | early_stopped
+  int stop_signal = 0;  // killed: the signal this process got (0: another rank's, or stop_after_steps)
   int64_t steps = 0;
   int epochs = 0;
   int64_t run_id = 0;  // tracker run id, 0 without a tracker

@@ -31,7 +31,7 @@ Cases (each one ctest test; every job runs under an outer timeout, so nothing ha
                   identical parameters, and the losses and parameters equal a 2-rank run on
                   one host (relative 1e-5). Exit 77 (skipped) without root / ip netns.
   sigterm NP      SIGTERM to the last rank only: every rank stops after the same step (exit
-                  130), the checkpoint holds that step, the tracked run is marked killed.
+                  143), the checkpoint holds that step, the tracked run is marked killed.
 Exit status 0 = pass; the output says what was compared.
 """
 import array
@@ -426,8 +426,8 @@ def case_sigterm(directory):
             os.killpg(proc.pid, signal.SIGKILL)  # our own job's process group only
     print(output)
     print(f"--- exit {proc.returncode}, {elapsed:.1f} s after SIGTERM to rank {NP - 1}")
-    if proc.returncode != 130:
-        fail(f"expected exit 130 (stopped by a signal), got {proc.returncode}")
+    if proc.returncode != 143:
+        fail(f"expected exit 143 (stopped by SIGTERM), got {proc.returncode}")
     with open(os.path.join(out_dir, "checkpoint.safetensors"), "rb") as f:
         header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
     step = int(json.loads(header["__metadata__"]["rnnlab"])["step"])

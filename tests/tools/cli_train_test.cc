@@ -158,10 +158,12 @@ TEST(CliTrain, DivergenceExitsNonZeroNamingTheStepAndKeepsTheCheckpoint) {
   }
 }
 
-// SIGINT ends the run after the current step with a checkpoint, exit code 130, and
-// --resume continues from it. The signal is sent once metrics.jsonl has a training loss,
+// A stop signal ends the run after the current step with a checkpoint, the tracked run
+// marked killed, and --resume continues it: SIGINT exits 130, SIGTERM and SIGHUP (a closed
+// terminal) exit 143 (128 + SIGTERM), as does SIGUSR1 (Slurm's warning before the time
+// limit, --signal=USR1@SECONDS). The signal is sent once metrics.jsonl has a training loss,
 // i.e. once the loop (and its signal handler) is running; no fixed sleeps.
-TEST(CliTrain, InterruptCheckpointsAndResumeContinues) {
+void stop_checkpoints_and_resume_continues(int signal_number, int expected_code) {
   TempFolder folder;
   folder.write("text.txt", rnnlab::trainer::testing_util::tiny_text());
   const std::string log = folder.file("interrupted.log");
@@ -171,7 +173,8 @@ TEST(CliTrain, InterruptCheckpointsAndResumeContinues) {
     if (chdir(folder.file("").c_str()) != 0) _exit(99);
     if (!freopen(log.c_str(), "w", stderr)) _exit(99);
     const std::string path = std::string(RNNLAB_CONFIGS) + "/tiny_lm.yaml";
-    execl(RNNLAB_BIN, RNNLAB_BIN, "train", "-q", path.c_str(), "train.epochs=100000", static_cast<char*>(nullptr));
+    execl(RNNLAB_BIN, RNNLAB_BIN, "train", "-q", path.c_str(), "train.epochs=100000", "output.tracker=runs.db",
+          static_cast<char*>(nullptr));
     _exit(98);
   }
   bool running = false;
@@ -180,26 +183,38 @@ TEST(CliTrain, InterruptCheckpointsAndResumeContinues) {
     running = std::string(std::istreambuf_iterator<char>(metrics), {}).find("train_loss") != std::string::npos;
     if (!running) usleep(10000);
   }
-  kill(pid, SIGINT);
+  kill(pid, signal_number);
   int status = 0;
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
   ASSERT_TRUE(running) << "training never started";
   ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status);
   std::ifstream text(log);
   const std::string output((std::istreambuf_iterator<char>(text)), {});
-  EXPECT_EQ(WEXITSTATUS(status), 130) << output;
+  EXPECT_EQ(WEXITSTATUS(status), expected_code) << output;
   EXPECT_TRUE(contains(output, "killed")) << output;
   EXPECT_NO_THROW(rnnlab::trainer::load_checkpoint(folder.file("run/checkpoint.safetensors")));
+  const CliRun listed = rnnlab("runs list --db runs.db -f csv", folder);
+  EXPECT_TRUE(contains(listed.output, ",killed,")) << listed.output;
   const size_t at = output.find("killed after ");
   ASSERT_NE(at, std::string::npos) << output;
   const long long steps = std::stoll(output.substr(at + 13));
   ASSERT_GT(steps, 0);
   const std::string target = std::to_string(steps + 3);
-  const CliRun resumed =
-      rnnlab("train -q --resume " + config("tiny_lm.yaml") + " train.epochs=100000 train.max_steps=" + target, folder);
+  const CliRun resumed = rnnlab("train -q --resume " + config("tiny_lm.yaml") +
+                                    " train.epochs=100000 output.tracker=runs.db train.max_steps=" + target,
+                                folder);
   EXPECT_EQ(resumed.code, 0) << resumed.output;
   EXPECT_TRUE(contains(resumed.output, "finished after " + target + " steps")) << resumed.output;
+  // The same tracker run continued (one run, now finished).
+  const CliRun after = rnnlab("runs list --db runs.db -f csv", folder);
+  EXPECT_TRUE(contains(after.output, ",finished,")) << after.output;
+  EXPECT_FALSE(contains(after.output, ",killed,")) << after.output;
 }
+
+TEST(CliTrain, SigintCheckpointsExits130AndResumeContinues) { stop_checkpoints_and_resume_continues(SIGINT, 130); }
+TEST(CliTrain, SigtermCheckpointsExits143AndResumeContinues) { stop_checkpoints_and_resume_continues(SIGTERM, 143); }
+TEST(CliTrain, SighupCheckpointsExits143AndResumeContinues) { stop_checkpoints_and_resume_continues(SIGHUP, 143); }
+TEST(CliTrain, Sigusr1CheckpointsExits143AndResumeContinues) { stop_checkpoints_and_resume_continues(SIGUSR1, 143); }
 
 TEST(CliGenerate, ClassifyCheckpointIsRefusedClearly) {
   TempFolder folder;

@@ -3,6 +3,7 @@
 // `rnnlab generate CHECKPOINT --prime "Call me" --length 300 --temperature 0.8 [--top-k K]`.
 #include <CLI/CLI.hpp>
 
+#include <csignal>
 #include <cstdio>
 #include <stdexcept>
 #include <memory>
@@ -55,7 +56,10 @@ int run_train(const TrainArgs& args) {
     if (root)
       std::fprintf(stderr, "%s after %lld steps (%.1f s); checkpoint %s\n", result.status.c_str(),
                    static_cast<long long>(result.steps), result.seconds, trainer::checkpoint_path(config).c_str());
-    return result.status == "killed" ? 130 : 0;
+    // Stopped by a signal, checkpoint written: 130 for Ctrl-C (SIGINT), else 143 (128 +
+    // SIGTERM), as for a process the scheduler or the system asked to end.
+    if (result.status != "killed") return 0;
+    return result.stop_signal == SIGINT ? 130 : 143;
   } catch (const dist::RankFailure&) {
     // Every rank has it. Meet once more so that no rank exits (and makes mpirun kill the
     // others) before rank 0 has marked the tracked run failed; then exit non-zero.
