@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -44,6 +45,45 @@ pid_t spawn(const std::vector<std::string>& argv, const std::string& log_path) {
   }
   ::close(log);
   return pid;
+}
+
+int capture(const std::vector<std::string>& argv, std::string* output) {
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
+  std::vector<char*> args;
+  for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    const int error = errno;
+    ::close(pipe_fds[0]);
+    ::close(pipe_fds[1]);
+    throw std::runtime_error(std::string("fork: ") + std::strerror(error));
+  }
+  if (pid == 0) {
+    ::dup2(pipe_fds[1], STDOUT_FILENO);
+    ::dup2(pipe_fds[1], STDERR_FILENO);
+    ::execvp(args[0], args.data());
+    const char* reason = std::strerror(errno);
+    (void)!::write(STDERR_FILENO, "cannot run ", 11);
+    (void)!::write(STDERR_FILENO, args[0], std::strlen(args[0]));
+    (void)!::write(STDERR_FILENO, ": ", 2);
+    (void)!::write(STDERR_FILENO, reason, std::strlen(reason));
+    ::_exit(127);
+  }
+  ::close(pipe_fds[1]);
+  output->clear();
+  char buffer[4096];
+  for (ssize_t n; (n = ::read(pipe_fds[0], buffer, sizeof buffer)) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    output->append(buffer, size_t(n));
+  }
+  ::close(pipe_fds[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 bool reap(pid_t pid, int* code, std::string* how) {
@@ -89,6 +129,17 @@ std::string log_error(const std::string& path) {
     if (line.find("rnnlab: error:") != std::string::npos) error = line.substr(line.find("rnnlab: error:"));
   return error.empty() ? log_tail(path, 3) : error;
 }
+
+SweepLock::SweepLock(const std::string& path, std::FILE* progress) {
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT, 0644);
+  if (fd_ < 0) throw std::runtime_error("cannot open " + path);
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    if (progress) std::fprintf(progress, "sweep: waiting for %s (another sweep process, or the trials of a killed one)\n", path.c_str());
+    if (::flock(fd_, LOCK_EX) != 0) throw std::runtime_error("cannot lock " + path);
+  }
+}
+
+SweepLock::~SweepLock() { ::close(fd_); }
 
 std::string self_executable() {
   char path[4096];

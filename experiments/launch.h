@@ -9,6 +9,7 @@
 
 #include <sys/types.h>
 
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,11 @@ namespace rnnlab::experiments::detail {
 // appended to log_path.
 pid_t spawn(const std::vector<std::string>& argv, const std::string& log_path);
 
+// Runs argv to its end (no PDEATHSIG: a short command such as sbatch or squeue) and
+// returns its exit code (128 + signal when signalled, 127 when it cannot start), with its
+// stdout and stderr together in *output.
+int capture(const std::vector<std::string>& argv, std::string* output);
+
 // Non-blocking: true when `pid` has exited, with a description ("exit code 1", "killed by
 // signal 9 (Killed)") in *how and the exit code (128 + signal when signalled) in *code.
 bool reap(pid_t pid, int* code, std::string* how);
@@ -26,6 +32,21 @@ bool reap(pid_t pid, int* code, std::string* how);
 std::string log_tail(const std::string& path, int lines);
 // The last "rnnlab: error: ..." line of a log (any rank's), else its last 3 lines.
 std::string log_error(const std::string& path);
+
+// Holds <output_dir>/sweep.lock (flock) for its lifetime, waiting (with a note on
+// `progress`, when not null) while another process holds it. The descriptor is inherited
+// by trial processes (no O_CLOEXEC), so the lock lasts until the last trial of a killed
+// sweep has exited.
+class SweepLock {
+ public:
+  SweepLock(const std::string& path, std::FILE* progress);
+  ~SweepLock();
+  SweepLock(const SweepLock&) = delete;
+  SweepLock& operator=(const SweepLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
 
 // This program's own path (/proc/self/exe).
 std::string self_executable();

@@ -1,9 +1,7 @@
 // The sweep loop: bookkeeping in the tracker, launching, pruning, progress.
 #include "experiments/runner.h"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,6 +19,7 @@
 #include "experiments/launch.h"
 #include "experiments/progress.h"
 #include "experiments/pruner.h"
+#include "experiments/slurm.h"
 #include "tracking/tracker.h"
 #include "trainer/config.h"
 #include "trainer/train.h"
@@ -32,24 +31,6 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 bool terminal(const std::string& status) { return status == "finished" || status == "pruned" || status == "failed"; }
-
-// Holds <output_dir>/sweep.lock. The descriptor is inherited by trial processes (no
-// O_CLOEXEC), so the lock lasts until the last trial of a killed sweep has exited.
-class SweepLock {
- public:
-  SweepLock(const std::string& path, std::FILE* progress) {
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT, 0644);
-    if (fd_ < 0) throw std::runtime_error("cannot open " + path);
-    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-      if (progress) std::fprintf(progress, "sweep: waiting for %s (another sweep process, or the trials of a killed one)\n", path.c_str());
-      if (::flock(fd_, LOCK_EX) != 0) throw std::runtime_error("cannot lock " + path);
-    }
-  }
-  ~SweepLock() { ::close(fd_); }
-
- private:
-  int fd_ = -1;
-};
 
 class SweepRunner {
  public:
@@ -65,8 +46,10 @@ class SweepRunner {
   SweepResult run() {
     const auto start = Clock::now();
     fs::create_directories(fs::path(spec_.output_dir) / "trials");
-    SweepLock lock((fs::path(spec_.output_dir) / "sweep.lock").string(), options_.quiet ? nullptr : options_.progress);
+    detail::SweepLock lock((fs::path(spec_.output_dir) / "sweep.lock").string(), options_.quiet ? nullptr : options_.progress);
     store_ = std::make_unique<tracking::Store>(spec_.tracker, /*create=*/true);
+    if (spec_.launch.mode == "slurm")
+      jobs_ = std::make_unique<detail::JobBook>((fs::path(spec_.output_dir) / "slurm_jobs.json").string());
     write_manifest();
     result_.trials.resize(trials_.size());
     std::vector<size_t> pending = plan();
@@ -118,12 +101,17 @@ class SweepRunner {
         outcome.error = it->second.error;
         outcome.run_id = it->second.id;
         outcome.reused = true;
+        // Its trainer may have finished while no sweep process was there to tag it (a
+        // Slurm job of a killed sweep).
+        tag(it->second.id, trials_[i]);
+        if (jobs_) jobs_->forget(trials_[i].id);
         outcome.best = best_of(history(it->second.id));
         ++result_.reused;
         count(outcome.status);
         progress_.done(outcome.status, true);
         continue;
       }
+      if (attach(i)) continue;
       // Left running by a sweep that died (the lock says nobody else runs it now).
       if (it != latest.end() && it->second.status == "running")
         store_->set_status(it->second.id, tracking::RunStatus::killed, "the sweep process running it stopped");
@@ -133,6 +121,21 @@ class SweepRunner {
       pending.push_back(i);
     }
     return pending;
+  }
+
+  // launch.mode slurm: a trial whose recorded job Slurm still knows (or whose job left its
+  // exit file) is followed again instead of being submitted a second time.
+  bool attach(size_t index) {
+    const detail::JobBook::Entry* entry = jobs_ ? jobs_->find(trials_[index].id) : nullptr;
+    if (!entry) return false;
+    const std::string job = entry->job;
+    if (detail::slurm_job(job).state.empty() && !fs::exists(detail::slurm_exit_file(trial_dir(trials_[index]), job))) {
+      jobs_->forget(trials_[index].id);  // gone without a trace: submitted anew
+      return false;
+    }
+    attached_.push_back({index, job});
+    previous_run_[index] = entry->after;
+    return true;
   }
 
   void count(const std::string& status) {
@@ -214,11 +217,15 @@ class SweepRunner {
     } else if (status == "failed" || status == "pruned") {
       store_->set_status(run_id, tracking::parse_run_status(status), error);
     }
+    tag(run_id, trial);
+    return run_id;
+  }
+
+  void tag(int64_t run_id, const Trial& trial) {
     store_->set_tag(run_id, "sweep", spec_.name);
     store_->set_tag(run_id, "trial", std::to_string(trial.index));
     store_->set_tag(run_id, "trial_id", trial.id);
     store_->set_tag(run_id, "repeat", std::to_string(trial.repeat));
-    return run_id;
   }
 
   // Notes which run ids belong to this attempt of the trial; returns whether it continues
@@ -302,6 +309,7 @@ class SweepRunner {
   struct Running {
     size_t index = 0;
     pid_t pid = 0;
+    std::string job;  // mode slurm: the job id (pid stays 0)
     Clock::time_point start;
     std::string log;
     int64_t run_id = 0;
@@ -336,9 +344,50 @@ class SweepRunner {
     entry.index = index;
     entry.start = Clock::now();
     entry.log = (fs::path(trial_dir(trial)) / "train.log").string();
-    entry.pid = detail::spawn(command_of(trial, from_checkpoint), entry.log);
+    if (jobs_) {
+      entry.job = submit(trial, entry.log);
+      jobs_->record(trial.id, {entry.job, previous_run_[index]});
+    } else {
+      entry.pid = detail::spawn(command_of(trial, from_checkpoint), entry.log);
+    }
     running.push_back(entry);
     progress_.started();
+  }
+
+  // Writes the trial's batch script and submits it; returns the job id.
+  std::string submit(const Trial& trial, const std::string& log) const {
+    detail::SlurmJobRequest request;
+    request.name = trial_run_name(spec_, trial);
+    request.log = fs::absolute(log).string();
+    request.exit_dir = fs::absolute(trial_dir(trial)).string();
+    request.checkpoint = (fs::path(request.exit_dir) / "checkpoint.safetensors").string();
+    request.workdir = fs::current_path().string();
+    request.train = command_of(trial, /*from_checkpoint=*/false);  // the script adds --resume
+    const std::string script = (fs::path(trial_dir(trial)) / "job.sbatch").string();
+    std::ofstream(script) << detail::sbatch_script(spec_.launch, request);
+    return detail::sbatch(script);
+  }
+
+  // Asks Slurm about the running jobs; finishes those that ended.
+  void follow_jobs(std::vector<Running>& running) {
+    std::vector<std::string> ids;
+    for (const Running& entry : running) ids.push_back(entry.job);
+    const auto jobs = detail::slurm_jobs(ids);
+    for (size_t i = 0; i < running.size();) {
+      auto it = jobs.find(running[i].job);
+      detail::SlurmJob job = it != jobs.end() ? it->second : detail::slurm_job(running[i].job);
+      if (detail::slurm_active(job.state)) {
+        ++i;
+        continue;
+      }
+      if (!job.state.empty()) job = detail::slurm_job(job.id);  // the exit code and final reason
+      std::string how;
+      const int code = detail::slurm_outcome(job, detail::slurm_exit_file(trial_dir(trials_[running[i].index]), job.id), &how);
+      const Running entry = running[i];
+      running.erase(running.begin() + long(i));
+      finish_process(entry, code, how);
+      jobs_->forget(trials_[entry.index].id);
+    }
   }
 
   // Reads the trial's new evaluations from the tracker and asks the pruner about them.
@@ -359,7 +408,8 @@ class SweepRunner {
       if (pruner_.should_prune(prefix, others)) {
         entry.pruning = true;
         entry.prune_reason = pruner_.describe(prefix, others);
-        ::kill(entry.pid, SIGTERM);  // the trainer stops after its current step
+        if (entry.job.empty()) ::kill(entry.pid, SIGTERM);  // the trainer stops after its current step
+        else detail::scancel(entry.job);                    // its SIGTERM does the same
         break;
       }
     }
@@ -370,10 +420,13 @@ class SweepRunner {
     const double seconds = std::chrono::duration<double>(Clock::now() - entry.start).count();
     if (entry.pruning) return record(entry.index, "pruned", entry.prune_reason, entry.run_id, seconds);
     if (code == 0) return record(entry.index, "finished", "", entry.run_id, seconds);
-    if (code == 130 && stopping_) return record(entry.index, "interrupted", "", 0, seconds);
+    // rnnlab train stopped by SIGINT (130) or SIGTERM, SIGHUP (143); a Slurm job's exit
+    // code is its script's.
+    const bool signalled = entry.job.empty() && (code == 130 || code == 143);
+    if (signalled && stopping_) return record(entry.index, "interrupted", "", 0, seconds);
     std::string error = detail::log_error(entry.log);
-    error = "rnnlab train " + how + (error.empty() ? "" : ": " + error);
-    if (code == 130) {  // stopped by someone else's SIGINT/SIGTERM: the user wants out
+    error = (entry.job.empty() ? "rnnlab train " : "") + how + (error.empty() ? "" : ": " + error);
+    if (signalled) {  // stopped by someone else's signal: the user wants out
       stopping_ = true;
       return record(entry.index, "interrupted", "", 0, seconds);
     }
@@ -382,12 +435,25 @@ class SweepRunner {
 
   void run_processes(const std::vector<size_t>& pending) {
     std::vector<Running> running;
+    for (const auto& [index, job] : attached_) {  // mode slurm: jobs of an earlier sweep process
+      Running entry;
+      entry.index = index;
+      entry.job = job;
+      entry.start = Clock::now();
+      entry.log = (fs::path(trial_dir(trials_[index])) / "train.log").string();
+      running.push_back(entry);
+      progress_.started();
+    }
     size_t next = 0;
-    auto last_poll = Clock::now();
+    auto last_poll = Clock::now(), last_slurm_poll = Clock::now();
     while (next < pending.size() || !running.empty()) {
       while (!stopping_ && next < pending.size() && int(running.size()) < spec_.launch.parallel)
         launch(pending[next++], running);
-      for (size_t i = 0; i < running.size();) {
+      if (jobs_ && std::chrono::duration<double>(Clock::now() - last_slurm_poll).count() >= spec_.launch.slurm.poll_seconds) {
+        last_slurm_poll = Clock::now();
+        follow_jobs(running);
+      }
+      for (size_t i = 0; i < running.size() && !jobs_;) {
         int code = 0;
         std::string how;
         if (detail::reap(running[i].pid, &code, &how)) {
@@ -416,39 +482,14 @@ class SweepRunner {
   std::map<size_t, int64_t> previous_run_;  // the trial's newest run id before this attempt
   std::map<int64_t, PeerHistory> finished_cache_;
   std::unique_ptr<tracking::Store> store_;
+  std::unique_ptr<detail::JobBook> jobs_;             // mode slurm
+  std::vector<std::pair<size_t, std::string>> attached_;  // mode slurm: (trial, job) followed again
   SweepProgress progress_;
   SweepResult result_;
   bool stopping_ = false;
 };
 
 }  // namespace
-
-std::string trial_run_name(const SweepSpec& spec, const Trial& trial) { return spec.name + "/" + trial.id; }
-
-std::string finished_runs_filter(const SweepSpec& spec) {
-  // The name is restricted to [A-Za-z0-9_.-] when the sweep file is read: safe to quote.
-  return "tags.sweep = '" + spec.name + "' and run.status = 'finished'";
-}
-
-tracking::PivotQuery table_query(const SweepSpec& spec) {
-  tracking::PivotQuery query;
-  query.rows = spec.table_rows;
-  query.cols = spec.table_cols;
-  if (query.rows.empty()) {
-    std::vector<std::string> keys;
-    for (const Parameter& parameter : spec.parameters)
-      if (parameter.key != "train.seed") keys.push_back(parameter.key);
-    if (keys.empty()) keys.push_back("model.cell");
-    query.rows = {keys.front()};
-    if (query.cols.empty()) query.cols.assign(keys.begin() + 1, keys.end());
-  }
-  query.metric = spec.metric;
-  query.goal = spec.goal == "minimize" ? tracking::Goal::minimize : tracking::Goal::maximize;
-  query.value = tracking::MetricValue::best;
-  query.experiment = spec.experiment;
-  query.where = finished_runs_filter(spec);
-  return query;
-}
 
 SweepResult run_sweep(const SweepSpec& spec, const SweepOptions& options) {
   return SweepRunner(spec, options).run();

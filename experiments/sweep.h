@@ -27,13 +27,29 @@ struct Parameter {
   int line = 0;                     // where it was declared (for messages)
 };
 
+// launch.mode slurm: every trial is its own batch job (docs/distributed.md, "Slurm").
+struct SlurmSpec {
+  int nodes = 1;                  // sbatch --nodes
+  int cpus_per_rank = 0;          // --cpus-per-task (0: Slurm's default); also train.threads
+  int gpus_per_rank = 0;          // --gpus-per-task (0: none)
+  std::string time;               // --time (minutes, MM:SS, HH:MM:SS, D-HH[:MM[:SS]]); "" = the partition's
+  std::string partition, account, qos;  // --partition, --account, --qos ("" = the defaults)
+  std::vector<std::string> sbatch_args;  // more sbatch options, as written
+  int signal_seconds = 120;       // --signal=B:USR1@N: checkpoint and requeue N s before --time (0: off)
+  bool requeue = true;            // --requeue: preempted / warned jobs go back to the queue
+  std::string ranks_via = "srun"; // srun (srun --mpi=pmix) | mpirun (Open MPI inside the allocation)
+  std::vector<std::string> srun_args = {"--mpi=pmix"};
+  double poll_seconds = 5;        // how often squeue is asked about the sweep's jobs
+};
+
 struct LaunchSpec {
-  std::string mode = "in_process";  // in_process | process | mpirun
-  int ranks = 1;                    // mpirun -np
+  std::string mode = "in_process";  // in_process | process | mpirun | slurm
+  int ranks = 1;                    // mpirun -np; slurm: ranks (tasks) per trial
   std::string hostfile;             // mpirun --hostfile (resolved against the sweep file)
   std::vector<std::string> mpirun_args = {"--oversubscribe"};
-  int parallel = 1;                 // trials at once (process/mpirun; in_process runs 1)
+  int parallel = 1;                 // trials at once (process/mpirun; slurm: queued + running)
   std::string rnnlab;               // the rnnlab binary for subprocess modes; "" = this one
+  SlurmSpec slurm;
 };
 
 struct PruningSpec {

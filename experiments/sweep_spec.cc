@@ -164,8 +164,8 @@ class Reader {
     if (spec_.launch.mode == "in_process" && spec_.launch.parallel > 1 && root["launch"])
       fail(root["launch"], "launch.parallel",
            "in_process runs one trial at a time (threads share OpenMP settings); use mode: process for parallel trials");
-    if (spec_.launch.mode != "mpirun" && spec_.launch.ranks > 1 && root["launch"])
-      fail(root["launch"], "launch.ranks", "needs mode: mpirun");
+    if (spec_.launch.mode != "mpirun" && spec_.launch.mode != "slurm" && spec_.launch.ranks > 1 && root["launch"])
+      fail(root["launch"], "launch.ranks", "needs mode: mpirun or slurm");
   }
 
   void read_base(const YAML::Node& node, const std::string& key) {
@@ -292,8 +292,17 @@ class Reader {
   void read_launch(const YAML::Node& node, const std::string& key) {
     if (!node.IsMap()) return fail(node, key, "expected a mapping (mode, ranks, hostfile, parallel), got " + kind_of(node));
     LaunchSpec& launch = spec_.launch;
+    SlurmSpec& slurm = launch.slurm;
+    auto strings = [&](const YAML::Node& n, const std::string& k, std::vector<std::string>& out, const char* what) {
+      if (!n.IsSequence()) return fail(n, k, std::string("expected a list of ") + what + ", got " + kind_of(n));
+      out.clear();
+      for (const auto& arg : n) {
+        if (!arg.IsScalar()) return fail(arg, k, std::string("expected a list of ") + what + ", got " + kind_of(arg));
+        out.push_back(arg.Scalar());
+      }
+    };
     for_keys(node, key, {
-        {"mode", [&](auto& n, auto& k) { choice(n, k, launch.mode, {"in_process", "process", "mpirun"}); }},
+        {"mode", [&](auto& n, auto& k) { choice(n, k, launch.mode, {"in_process", "process", "mpirun", "slurm"}); }},
         {"ranks", [&](auto& n, auto& k) { at_least(n, k, launch.ranks, 1); }},
         {"hostfile", [&](auto& n, auto& k) {
            if (scalar(n, k, launch.hostfile, "a file path")) {
@@ -303,12 +312,64 @@ class Reader {
          }},
         {"parallel", [&](auto& n, auto& k) { at_least(n, k, launch.parallel, 1); }},
         {"rnnlab", [&](auto& n, auto& k) { scalar(n, k, launch.rnnlab, "the rnnlab binary's path"); }},
-        {"mpirun_args", [&](auto& n, auto& k) {
-           if (!n.IsSequence()) return fail(n, k, "expected a list of mpirun arguments, got " + kind_of(n));
-           launch.mpirun_args.clear();
-           for (const auto& arg : n) launch.mpirun_args.push_back(arg.Scalar());
+        {"mpirun_args", [&](auto& n, auto& k) { strings(n, k, launch.mpirun_args, "mpirun arguments"); }},
+        // launch.mode slurm (docs/distributed.md lists the sbatch flag of each).
+        {"nodes", [&](auto& n, auto& k) { slurm_key(n, k); at_least(n, k, slurm.nodes, 1); }},
+        {"cpus_per_rank", [&](auto& n, auto& k) { slurm_key(n, k); at_least(n, k, slurm.cpus_per_rank, 1); }},
+        {"gpus_per_rank", [&](auto& n, auto& k) { slurm_key(n, k); at_least(n, k, slurm.gpus_per_rank, 0); }},
+        {"time", [&](auto& n, auto& k) {
+           slurm_key(n, k);
+           if (scalar(n, k, slurm.time, "a time limit") && !valid_slurm_time(slurm.time))
+             fail(n, k, "expected a Slurm time limit (minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS), got " +
+                            in_quotes(slurm.time));
+         }},
+        {"partition", [&](auto& n, auto& k) { slurm_key(n, k); scalar(n, k, slurm.partition, "a partition name"); }},
+        {"account", [&](auto& n, auto& k) { slurm_key(n, k); scalar(n, k, slurm.account, "an account name"); }},
+        {"qos", [&](auto& n, auto& k) { slurm_key(n, k); scalar(n, k, slurm.qos, "a QOS name"); }},
+        {"sbatch_args", [&](auto& n, auto& k) { slurm_key(n, k); strings(n, k, slurm.sbatch_args, "sbatch options"); }},
+        {"srun_args", [&](auto& n, auto& k) { slurm_key(n, k); strings(n, k, slurm.srun_args, "srun options"); }},
+        {"signal_seconds", [&](auto& n, auto& k) { slurm_key(n, k); at_least(n, k, slurm.signal_seconds, 0); }},
+        {"requeue", [&](auto& n, auto& k) { slurm_key(n, k); scalar(n, k, slurm.requeue, "true or false"); }},
+        {"ranks_via", [&](auto& n, auto& k) { slurm_key(n, k); choice(n, k, slurm.ranks_via, {"srun", "mpirun"}); }},
+        {"poll_seconds", [&](auto& n, auto& k) {
+           slurm_key(n, k);
+           if (scalar(n, k, slurm.poll_seconds, "a number of seconds") && !(slurm.poll_seconds > 0))
+             fail(n, k, "must be above 0");
          }},
     });
+    if (launch.mode != "slurm")
+      for (const auto& [name, where] : slurm_keys_) fail(where, name, "needs mode: slurm");
+    else if (node["hostfile"])
+      fail(node["hostfile"], key + ".hostfile", "mode slurm takes its hosts from the allocation; a hostfile is for mode mpirun");
+    if (launch.mode == "slurm" && slurm.nodes > launch.ranks && node["nodes"])
+      fail(node["nodes"], key + ".nodes", "more nodes (" + std::to_string(slurm.nodes) + ") than ranks (" +
+                                             std::to_string(launch.ranks) + "): every node runs at least one rank");
+  }
+
+  // Notes a key that only mode slurm takes (checked once the mode is known).
+  void slurm_key(const YAML::Node& node, const std::string& key) { slurm_keys_.emplace_back(key, node); }
+
+  // Slurm's --time formats: M, M:S, H:M:S, D-H, D-H:M, D-H:M:S.
+  static bool valid_slurm_time(const std::string& text) {
+    auto digits = [](const std::string& part) {
+      return !part.empty() && part.size() <= 6 && part.find_first_not_of("0123456789") == std::string::npos;
+    };
+    std::string rest = text;
+    const size_t dash = rest.find('-');
+    if (dash != std::string::npos) {
+      if (!digits(rest.substr(0, dash))) return false;
+      rest = rest.substr(dash + 1);
+    }
+    std::vector<std::string> parts;
+    for (size_t start = 0;;) {
+      const size_t colon = rest.find(':', start);
+      parts.push_back(rest.substr(start, colon == std::string::npos ? std::string::npos : colon - start));
+      if (colon == std::string::npos) break;
+      start = colon + 1;
+    }
+    for (const auto& part : parts)
+      if (!digits(part)) return false;
+    return parts.size() <= 3;
   }
 
   void read_pruning(const YAML::Node& node, const std::string& key) {
@@ -377,6 +438,7 @@ class Reader {
   std::string text_;
   SweepSpec spec_;
   std::vector<std::string> errors_;
+  std::vector<std::pair<std::string, YAML::Node>> slurm_keys_;  // launch keys only mode slurm takes
   bool base_ok_ = false;  // parameters are checked against a base that loads
 };
 
