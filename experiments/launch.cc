@@ -14,6 +14,22 @@
 #include <stdexcept>
 
 namespace rnnlab::experiments::detail {
+namespace {
+
+// In a forked child: runs args, or says why it cannot on stderr and exits 127. Only
+// async-signal-safe calls.
+[[noreturn]] void exec_or_exit(std::vector<char*>& args) {
+  ::execvp(args[0], args.data());
+  const char* reason = std::strerror(errno);
+  (void)!::write(STDERR_FILENO, "rnnlab sweep: cannot run ", 25);
+  (void)!::write(STDERR_FILENO, args[0], std::strlen(args[0]));
+  (void)!::write(STDERR_FILENO, ": ", 2);
+  (void)!::write(STDERR_FILENO, reason, std::strlen(reason));
+  (void)!::write(STDERR_FILENO, "\n", 1);
+  ::_exit(127);
+}
+
+}  // namespace
 
 pid_t spawn(const std::vector<std::string>& argv, const std::string& log_path) {
   const int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -34,14 +50,7 @@ pid_t spawn(const std::vector<std::string>& argv, const std::string& log_path) {
     if (::getppid() != parent) ::_exit(126);  // the sweep died before prctl took effect
     ::dup2(log, STDOUT_FILENO);
     ::dup2(log, STDERR_FILENO);
-    ::execvp(args[0], args.data());
-    const char* reason = std::strerror(errno);
-    (void)!::write(STDERR_FILENO, "rnnlab sweep: cannot run ", 25);
-    (void)!::write(STDERR_FILENO, args[0], std::strlen(args[0]));
-    (void)!::write(STDERR_FILENO, ": ", 2);
-    (void)!::write(STDERR_FILENO, reason, std::strlen(reason));
-    (void)!::write(STDERR_FILENO, "\n", 1);
-    ::_exit(127);
+    exec_or_exit(args);
   }
   ::close(log);
   return pid;
@@ -63,13 +72,7 @@ int capture(const std::vector<std::string>& argv, std::string* output) {
   if (pid == 0) {
     ::dup2(pipe_fds[1], STDOUT_FILENO);
     ::dup2(pipe_fds[1], STDERR_FILENO);
-    ::execvp(args[0], args.data());
-    const char* reason = std::strerror(errno);
-    (void)!::write(STDERR_FILENO, "cannot run ", 11);
-    (void)!::write(STDERR_FILENO, args[0], std::strlen(args[0]));
-    (void)!::write(STDERR_FILENO, ": ", 2);
-    (void)!::write(STDERR_FILENO, reason, std::strlen(reason));
-    ::_exit(127);
+    exec_or_exit(args);
   }
   ::close(pipe_fds[1]);
   output->clear();

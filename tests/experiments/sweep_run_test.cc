@@ -17,6 +17,7 @@
 
 #include "experiments/runner.h"
 #include "experiments/sweep.h"
+#include "tests/experiments/sweep_test_util.h"
 #include "tracking/store.h"
 
 namespace rnnlab::experiments {
@@ -174,27 +175,8 @@ TEST_F(SweepRunTest, MedianPruningStopsTrialsThatDoNotLearn) {
   }
 }
 
-// Runs `rnnlab sweep PATH [--resume]`; returns the child's pid.
-pid_t start_rnnlab(const std::vector<std::string>& args, const std::string& log) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    std::FILE* out = std::freopen(log.c_str(), "a", stderr);
-    (void)out;
-    ::dup2(STDERR_FILENO, STDOUT_FILENO);
-    std::vector<char*> argv{const_cast<char*>(RNNLAB_BINARY)};
-    for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
-    argv.push_back(nullptr);
-    ::execv(RNNLAB_BINARY, argv.data());
-    ::_exit(127);
-  }
-  return pid;
-}
-
-int wait_exit(pid_t pid) {
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
+using testing_util::start_rnnlab;
+using testing_util::wait_exit;
 
 TEST_F(SweepRunTest, ResumeAfterSigkillGivesTheUninterruptedTable) {
   const std::string body =
