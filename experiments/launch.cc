@@ -126,11 +126,15 @@ std::string log_tail(const std::string& path, int lines) {
 
 std::string log_error(const std::string& path) {
   // rnnlab's own error line says what went wrong; mpirun's epilogue after it does not.
+  // Else Slurm's "*** JOB 3 ON vm CANCELLED AT ... DUE TO TIME LIMIT ***" does.
   std::ifstream file(path);
-  std::string error;
-  for (std::string line; std::getline(file, line);)
+  std::string error, slurm;
+  for (std::string line; std::getline(file, line);) {
     if (line.find("rnnlab: error:") != std::string::npos) error = line.substr(line.find("rnnlab: error:"));
-  return error.empty() ? log_tail(path, 3) : error;
+    if (line.find("*** JOB ") != std::string::npos || line.find("*** STEP ") != std::string::npos)
+      slurm = line.substr(line.find("*** "));
+  }
+  return !error.empty() ? error : !slurm.empty() ? slurm : log_tail(path, 3);
 }
 
 SweepLock::SweepLock(const std::string& path, std::FILE* progress) {

@@ -30,7 +30,8 @@ bool reap(pid_t pid, int* code, std::string* how);
 
 // The last non-empty lines of a log (for a failed trial's error text).
 std::string log_tail(const std::string& path, int lines);
-// The last "rnnlab: error: ..." line of a log (any rank's), else its last 3 lines.
+// The last "rnnlab: error: ..." line of a log (any rank's), else Slurm's last "*** JOB
+// ... ***" line, else its last 3 lines.
 std::string log_error(const std::string& path);
 
 // Holds <output_dir>/sweep.lock (flock) for its lifetime, waiting (with a note on

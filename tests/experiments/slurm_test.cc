@@ -200,6 +200,8 @@ TEST_F(SlurmTest, CancelledJobMarksItsTrialFailedWithSlurmsState) {
   const auto& cancelled = runs.at(endless.id).run;
   EXPECT_EQ(cancelled.status, "failed");
   EXPECT_NE(cancelled.error.find("slurm job " + job + " CANCELLED"), std::string::npos) << cancelled.error;
+  // and slurmstepd's line from the job's log ("*** STEP 8.0 ON vm CANCELLED AT ... ***")
+  EXPECT_NE(cancelled.error.find(" CANCELLED AT "), std::string::npos) << cancelled.error;
   EXPECT_NE(read(log).find("CANCELLED"), std::string::npos) << read(log);
 }
 
