@@ -1,7 +1,7 @@
 // launch.mode slurm on a real one-node Slurm cluster (tests/experiments/slurm_cluster.sh,
 // started once for all tests here): a sweep through Slurm gives the process-mode table; a
 // cancelled job marks its trial failed with Slurm's state; a sweep SIGKILLed and resumed
-// follows its jobs again instead of submitting them twice; the warning before the time
+// follows its jobs again instead of submitting them twice; pruning cancels the job; the warning before the time
 // limit (SIGUSR1 to the batch shell) checkpoints, requeues, and the requeued job finishes
 // the curve of an uninterrupted training; a 2-rank trial (srun --mpi=pmix). Every test
 // skips, loudly, where the daemons cannot start (not root, slurm-wlm missing).
@@ -203,6 +203,31 @@ TEST_F(SlurmTest, CancelledJobMarksItsTrialFailedWithSlurmsState) {
   // and slurmstepd's line from the job's log ("*** STEP 8.0 ON vm CANCELLED AT ... ***")
   EXPECT_NE(cancelled.error.find(" CANCELLED AT "), std::string::npos) << cancelled.error;
   EXPECT_NE(read(log).find("CANCELLED"), std::string::npos) << read(log);
+}
+
+TEST_F(SlurmTest, PrunedTrialsJobIsCancelled) {
+  // lr = 1e-9 never improves on the initial loss; the lr = 0.02 trials (run first) do.
+  // 40 epochs (320 steps) leave the sweep time to see the evaluations and scancel.
+  const SweepSpec spec = load_sweep(write("prune",
+                                          "parameters:\n  train.lr: {values: [0.02, 1.0e-9]}\n"
+                                          "  train.epochs: {values: [40]}\nrepeats: 2\n"
+                                          "pruning: {method: median, warmup_evaluations: 1, min_trials: 2}\n",
+                                          slurm_launch()));
+  SweepOptions options;
+  options.quiet = true;
+  const SweepResult result = run_sweep(spec, options);
+  EXPECT_EQ(result.finished, 2);
+  EXPECT_EQ(result.pruned, 2);
+  const auto names = job_names();
+  for (const auto& outcome : result.trials) {
+    if (outcome.status != "pruned") continue;
+    EXPECT_NE(outcome.error.find("median"), std::string::npos) << outcome.error;
+    const std::string log = read(spec.output_dir + "/trials/" + outcome.trial.id + "/train.log");
+    EXPECT_NE(log.find("CANCELLED"), std::string::npos) << "not cancelled by Slurm: " << log;
+    EXPECT_EQ(log.find("finished after"), std::string::npos) << log;
+  }
+  for (const auto& [id, run] : runs_by_trial(spec))
+    EXPECT_TRUE(run.run.status == "finished" || run.run.status == "pruned") << id << ": " << run.run.status;
 }
 
 TEST_F(SlurmTest, SweepKilledAndResumedFollowsItsJobsWithoutSubmittingThemAgain) {
