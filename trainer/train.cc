@@ -39,19 +39,16 @@ using Clock = std::chrono::steady_clock;
 volatile std::sig_atomic_t g_stop_signal = 0;
 extern "C" void record_stop_signal(int signal_number) { g_stop_signal = signal_number; }
 
-// SIGINT, SIGTERM, SIGHUP (a closed terminal or ssh session) and SIGUSR1 (a batch
-// scheduler's warning before the time limit) end the run after the current step instead of
-// killing the process, so the checkpoint and the tracker are left in order. Restores the
-// old handlers on scope exit.
+// SIGINT, SIGTERM, SIGHUP (a closed terminal) and SIGUSR1 (a scheduler's time-limit warning)
+// end the run after the current step instead of killing the process, so the checkpoint and
+// the tracker are left in order. Restores the old handlers on scope exit.
 class StopSignals {
  public:
   StopSignals() {
     g_stop_signal = 0;
     for (size_t i = 0; i < kSignals.size(); ++i) old_[i] = std::signal(kSignals[i], record_stop_signal);
   }
-  ~StopSignals() {
-    for (size_t i = 0; i < kSignals.size(); ++i) std::signal(kSignals[i], old_[i]);
-  }
+  ~StopSignals() { for (size_t i = 0; i < kSignals.size(); ++i) std::signal(kSignals[i], old_[i]); }
   bool requested() const { return g_stop_signal != 0; }
   int signal_number() const { return g_stop_signal; }
 
