@@ -101,8 +101,7 @@ class SweepRunner {
         outcome.error = it->second.error;
         outcome.run_id = it->second.id;
         outcome.reused = true;
-        // Its trainer may have finished while no sweep process was there to tag it (a
-        // Slurm job of a killed sweep).
+        // Its trainer may have ended with no sweep there to tag it (a killed sweep's job).
         tag(it->second.id, trials_[i]);
         if (jobs_) jobs_->forget(trials_[i].id);
         outcome.best = best_of(history(it->second.id));
@@ -376,11 +375,12 @@ class SweepRunner {
     for (size_t i = 0; i < running.size();) {
       auto it = jobs.find(running[i].job);
       detail::SlurmJob job = it != jobs.end() ? it->second : detail::slurm_job(running[i].job);
+      // scontrol: the exit code and reason; also a job seen between ending and its requeue.
+      if (!detail::slurm_active(job.state) && !job.state.empty()) job = detail::slurm_job(job.id);
       if (detail::slurm_active(job.state)) {
         ++i;
         continue;
       }
-      if (!job.state.empty()) job = detail::slurm_job(job.id);  // the exit code and final reason
       std::string how;
       const int code = detail::slurm_outcome(job, detail::slurm_exit_file(trial_dir(trials_[running[i].index]), job.id), &how);
       const Running entry = running[i];
