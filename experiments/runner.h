@@ -1,6 +1,7 @@
-// Running a sweep: every trial trained (in this process through trainer::train, or as its
-// own `rnnlab train` / `mpirun -np K rnnlab train` process), recorded in the tracker,
-// pruned by the sweep's pruner, resumable after the sweep process dies.
+// Running a sweep: every trial trained (in this process through trainer::train, as its
+// own `rnnlab train` / `mpirun -np K rnnlab train` process, or as a Slurm batch job:
+// experiments/slurm.h), recorded in the tracker, pruned by the sweep's pruner, resumable
+// after the sweep process dies (Slurm jobs go on without it and are followed again).
 //
 // Bookkeeping lives in the tracker: trial T of sweep S is the run named "S/<T.id>" in the
 // sweep's experiment, tagged sweep=S, trial=<index>, trial_id=<id>, repeat=<r>, and
@@ -13,7 +14,9 @@
 // Failure: a trial that throws, produces NaN, crashes or exits non-zero is recorded failed
 // with its error and the sweep goes on. Setting up (an existing sweep without resume, an
 // unwritable folder, a missing rnnlab binary) throws before any trial starts. A trial
-// stopped by SIGINT/SIGTERM ends the sweep (status "interrupted").
+// stopped by SIGINT/SIGTERM ends the sweep (status "interrupted"). Mode slurm: sbatch
+// refusing a job (an unknown partition, account, qos) throws std::runtime_error with its
+// message; jobs submitted before go on, and a resumed sweep follows them.
 // Thread safety: one run_sweep per sweep at a time (the lock enforces it across processes).
 #pragma once
 

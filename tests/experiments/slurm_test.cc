@@ -305,6 +305,22 @@ TEST_F(SlurmTest, TimeLimitWarningCheckpointsAndTheRequeuedJobFinishesTheCurve) 
   for (const auto& [step, value] : wanted) EXPECT_NEAR(actual.at(step), value, 1e-6) << "step " << step;
 }
 
+TEST_F(SlurmTest, JobSlurmRefusesStopsTheSweepWithSbatchsMessage) {
+  const SweepSpec spec = load_sweep(write("refused", "parameters:\n  model.cell: {values: [gru]}\n",
+                                          slurm_launch(", partition: nosuch")));
+  SweepOptions options;
+  options.quiet = true;
+  try {
+    run_sweep(spec, options);
+    ADD_FAILURE() << "a job for partition 'nosuch' was accepted";
+  } catch (const std::runtime_error& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find("sbatch"), std::string::npos) << message;
+    EXPECT_NE(message.find("job.sbatch"), std::string::npos) << message;
+    EXPECT_NE(message.find("partition"), std::string::npos) << message;
+  }
+}
+
 TEST_F(SlurmTest, TwoRankTrialTrainsDataParallelThroughSrunPmix) {
   const SweepSpec spec =
       load_sweep(write("ranks", "parameters:\n  model.cell: {values: [gru]}\n", slurm_launch(", ranks: 2")));
