@@ -57,14 +57,7 @@ class SlurmCluster : public ::testing::Environment {
 
 const ::testing::Environment* const kCluster = ::testing::AddGlobalTestEnvironment(new SlurmCluster);
 
-// The adding problem at T = 10: about a second a trial.
-const char* kBase =
-    "base:\n"
-    "  task: adding\n"
-    "  data: {seq_len: 10, train_size: 256, test_size: 64}\n"
-    "  model: {embedding_size: 0, cell: lstm, hidden_size: 8}\n"
-    "  train: {batch_size: 32, epochs: 2, lr: 0.01, threads: 1, eval_every: 4}\n"
-    "  output: {checkpoint_every: 2, log_every_seconds: 60}\n";
+using testing_util::kBase;
 
 class SlurmTest : public ::testing::Test {
  protected:

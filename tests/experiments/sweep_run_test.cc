@@ -25,13 +25,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const char* kBase =
-    "base:\n"
-    "  task: adding\n"
-    "  data: {seq_len: 10, train_size: 256, test_size: 64}\n"
-    "  model: {embedding_size: 0, cell: lstm, hidden_size: 8}\n"
-    "  train: {batch_size: 32, epochs: 2, lr: 0.01, threads: 1, eval_every: 4}\n"
-    "  output: {checkpoint_every: 4, log_every_seconds: 60}\n";
+using testing_util::kBase;
 
 class SweepRunTest : public ::testing::Test {
  protected:

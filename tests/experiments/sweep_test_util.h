@@ -10,6 +10,16 @@
 
 namespace rnnlab::experiments::testing_util {
 
+// The base config of the test sweeps: the adding problem at T = 10, about a second a trial.
+inline const char* kBase =
+    "base:\n"
+    "  task: adding\n"
+    "  data: {seq_len: 10, train_size: 256, test_size: 64}\n"
+    "  model: {embedding_size: 0, cell: lstm, hidden_size: 8}\n"
+    "  train: {batch_size: 32, epochs: 2, lr: 0.01, threads: 1, eval_every: 4}\n"
+    "  output: {checkpoint_every: 4, log_every_seconds: 60}\n";
+
+
 // Runs `rnnlab ARGS` with stdout and stderr appended to `log`; returns the child's pid.
 inline pid_t start_rnnlab(const std::vector<std::string>& args, const std::string& log) {
   const pid_t pid = ::fork();
