@@ -103,8 +103,11 @@ const std::vector<float>& Model::forward(const data::Batch& batch, bool training
   seq_len_ = batch.seq_len;
   batch_ = batch.batch_size;
   training_ = training;
-  if (!batch.lengths.empty())
-    throw std::invalid_argument("padded batches are not supported on the CPU path; use equal-length batches");
+  // Padded batches (data/batch.h): the stack runs each sequence over its own length.
+  const bool padded = !batch.lengths.empty();
+  if (padded && int64_t(batch.lengths.size()) != batch_)
+    throw std::invalid_argument("batch has " + std::to_string(batch.lengths.size()) + " lengths for " +
+                                std::to_string(batch_) + " sequences");
   const int64_t steps = int64_t(seq_len_) * batch_;
 
   // 1. Input features [T, N, I].
@@ -127,7 +130,8 @@ const std::vector<float>& Model::forward(const data::Batch& batch, bool training
   const int64_t states = int64_t(rnn.num_layers) * layers::direction_count(rnn.direction) * batch_;
   dst_.resize(size_t(steps * rnn.output_size()));
   h_final_.resize(size_t(states * rnn.state_size()));
-  c_final_.resize(rnn.cell == layers::Cell::lstm ? size_t(states * rnn.hidden_size) : 0);
+  // A padded batch's sequences are whole (nothing to carry): its cell states are not kept.
+  c_final_.resize(rnn.cell == layers::Cell::lstm && !padded ? size_t(states * rnn.hidden_size) : 0);
   const bool carry = state && !batch.resets_state && state->batch == batch_ && !state->h.empty();
   layers::RecurrentForwardArgs args;
   args.seq_len = seq_len_;
@@ -140,6 +144,7 @@ const std::vector<float>& Model::forward(const data::Batch& batch, bool training
   args.hT = h_final_.data();
   args.cT = c_final_.empty() ? nullptr : c_final_.data();
   args.dropout_seed = dropout_seed;
+  args.lengths = padded ? batch.lengths.data() : nullptr;
   stack_->forward(args, training);
   if (state) {
     state->batch = batch_;
