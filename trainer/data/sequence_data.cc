@@ -1,6 +1,7 @@
 #include "trainer/data/sequence_data.h"
 
 #include <algorithm>
+#include <functional>
 #include <stdexcept>
 
 #include "layers/random.h"
@@ -124,7 +125,10 @@ std::vector<Batch> SequenceTaskData::batches(Split split, const BatchOptions& op
   const int features = std::max(task_info.input_features, 1);
   std::vector<int> lengths(set.size());
   for (size_t i = 0; i < set.size(); ++i) lengths[i] = set.length(i, features);
-  const bool padded = options.padded && task_info.pad_id >= 0;
+  // Padding only where lengths differ: a split of one length (copy, forecast, adding)
+  // keeps the exact-length plan.
+  const bool one_length = std::adjacent_find(lengths.begin(), lengths.end(), std::not_equal_to<>()) == lengths.end();
+  const bool padded = options.padded && task_info.pad_id >= 0 && !one_length;
   const std::vector<PlannedBatch> plan = plan_batches(lengths, !padded, split == Split::train, options);
 
   // Loss terms of one example: its steps with a target, or 1 for per-sequence targets.
