@@ -130,8 +130,7 @@ const std::vector<float>& Model::forward(const data::Batch& batch, bool training
   const int64_t states = int64_t(rnn.num_layers) * layers::direction_count(rnn.direction) * batch_;
   dst_.resize(size_t(steps * rnn.output_size()));
   h_final_.resize(size_t(states * rnn.state_size()));
-  // A padded batch's sequences are whole (nothing to carry): its cell states are not kept.
-  c_final_.resize(rnn.cell == layers::Cell::lstm && !padded ? size_t(states * rnn.hidden_size) : 0);
+  c_final_.resize(rnn.cell == layers::Cell::lstm ? size_t(states * rnn.hidden_size) : 0);
   const bool carry = state && !batch.resets_state && state->batch == batch_ && !state->h.empty();
   layers::RecurrentForwardArgs args;
   args.seq_len = seq_len_;
@@ -142,14 +141,16 @@ const std::vector<float>& Model::forward(const data::Batch& batch, bool training
   args.c0 = carry && !state->c.empty() ? state->c.data() : nullptr;
   args.dst = dst_.data();
   args.hT = h_final_.data();
-  args.cT = c_final_.empty() ? nullptr : c_final_.data();
+  // A padded batch's sequences are whole (nothing to carry), and the CPU stacks have no
+  // per-sequence cell state (layers/padded_stack.h): its cT is not asked for.
+  args.cT = c_final_.empty() || padded ? nullptr : c_final_.data();
   args.dropout_seed = dropout_seed;
   args.lengths = padded ? batch.lengths.data() : nullptr;
   stack_->forward(args, training);
   if (state) {
     state->batch = batch_;
     state->h = h_final_;
-    state->c = c_final_;
+    state->c = padded ? std::vector<float>() : c_final_;
   }
 
   // 3. Head input: every step's output, or the last layer's final state per direction.
