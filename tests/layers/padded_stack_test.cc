@@ -62,21 +62,13 @@ Result run(RecurrentStack& stack, int seq_len, int batch, const std::vector<floa
   return r;
 }
 
-// Rows [t, n, :] of a [T, N, C] tensor for one n, the first `steps` steps.
-std::vector<float> column(const std::vector<float>& data, int batch, int channels, int n, int steps) {
+// Rows [k, n, :] of a [K, N, C] tensor for one n, k < count: a sequence's first `count`
+// steps of a time-major tensor, or its states of a slot-major [slots, N, C] one.
+std::vector<float> column(const std::vector<float>& data, int batch, int channels, int n, int count) {
   std::vector<float> out;
-  for (int t = 0; t < steps; ++t)
-    out.insert(out.end(), data.begin() + (int64_t(t) * batch + n) * channels,
-               data.begin() + (int64_t(t) * batch + n + 1) * channels);
-  return out;
-}
-
-// Sequence n of a slot-major [slots, N, C] state tensor.
-std::vector<float> states(const std::vector<float>& all, int slots, int batch, int channels, int n) {
-  std::vector<float> out;
-  for (int s = 0; s < slots; ++s)
-    out.insert(out.end(), all.begin() + (int64_t(s) * batch + n) * channels,
-               all.begin() + (int64_t(s) * batch + n + 1) * channels);
+  for (int k = 0; k < count; ++k)
+    out.insert(out.end(), data.begin() + (int64_t(k) * batch + n) * channels,
+               data.begin() + (int64_t(k) * batch + n + 1) * channels);
   return out;
 }
 
@@ -130,14 +122,14 @@ TEST_P(PaddedBatch, EqualsEachSequenceAlone) {
         const std::string who = "sequence " + std::to_string(n) + " (" + std::to_string(steps) + " steps)";
         auto alone_stack = make_recurrent_stack(backend, options);
         const Result alone = run(*alone_stack, steps, 1, params, column(src, batch, I, n, steps),
-                                 states(h0, slots, batch, S, n), states(c0, slots, batch, H, n),
-                                 column(diff_dst, batch, O, n, steps), states(diff_hT, slots, batch, S, n), nullptr);
+                                 column(h0, batch, S, n, slots), column(c0, batch, H, n, slots),
+                                 column(diff_dst, batch, O, n, steps), column(diff_hT, batch, S, n, slots), nullptr);
         expect_close(column(padded.dst, batch, O, n, steps), alone.dst, who + " dst");
-        expect_close(states(padded.hT, slots, batch, S, n), alone.hT, who + " hT");
+        expect_close(column(padded.hT, batch, S, n, slots), alone.hT, who + " hT");
         expect_close(column(padded.diff_src, batch, I, n, steps), alone.diff_src, who + " diff_src");
-        expect_close(states(padded.diff_h0, slots, batch, S, n), alone.diff_h0, who + " diff_h0");
+        expect_close(column(padded.diff_h0, batch, S, n, slots), alone.diff_h0, who + " diff_h0");
         if (options.cell == Cell::lstm)
-          expect_close(states(padded.diff_c0, slots, batch, H, n), alone.diff_c0, who + " diff_c0");
+          expect_close(column(padded.diff_c0, batch, H, n, slots), alone.diff_c0, who + " diff_c0");
         for (size_t i = 0; i < summed.size(); ++i) summed[i] += alone.diff_params[i];
         for (int t = steps; t < seq_len; ++t) {
           for (int c = 0; c < O; ++c) ASSERT_EQ(padded.dst[(size_t(t) * batch + n) * O + c], 0.0f) << who << " t " << t;
