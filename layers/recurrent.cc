@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "layers/padded_stack.h"
 #include "layers/reference/reference_stack.h"
 #ifdef RNNLAB_HAVE_ONEDNN
 #include "layers/onednn/onednn_stack.h"
@@ -151,9 +152,12 @@ std::vector<std::string> recurrent_backends() {
 
 std::unique_ptr<RecurrentStack> make_recurrent_stack(std::string_view backend, const RecurrentOptions& options) {
   validate(options);
-  if (backend == "reference") return make_reference_stack(options);
+  // The CPU backends take per-sequence lengths through padded_stack.h; cuDNN has its own.
+  if (backend == "reference")
+    return make_padded_stack(options, [](const RecurrentOptions& o) { return make_reference_stack(o); });
 #ifdef RNNLAB_HAVE_ONEDNN
-  if (backend == "onednn") return make_onednn_stack(options);
+  if (backend == "onednn")
+    return make_padded_stack(options, [](const RecurrentOptions& o) { return make_onednn_stack(o); });
 #endif
 #ifdef RNNLAB_WITH_CUDA
   if (backend == "cudnn") return make_cudnn_stack(options);

@@ -104,6 +104,15 @@ struct RecurrentForwardArgs {
   // Seed of the inter-layer dropout masks (see dropout.h); every backend draws the same
   // masks from the same seed, so backends agree even with dropout on.
   uint64_t dropout_seed = 0;
+  // Optional HOST array of `batch` valid steps per sequence, each in [1, seq_len]; nullptr
+  // means every sequence has seq_len steps. With lengths a padded batch is exact, like
+  // PyTorch's packed sequences: every sequence gets what it would get alone (reverse
+  // directions run over it reversed within its own length), dst is 0 at t >= length, hT is
+  // each sequence's state at its own last step, padded steps get no gradient and diff_src
+  // is 0 there; backward uses the lengths of the last training forward. On the CPU
+  // backends (padded_stack.h) cT and diff_cT are not available with lengths
+  // (std::invalid_argument); cuDNN has them.
+  const int32_t* lengths = nullptr;
 };
 
 struct RecurrentBackwardArgs {

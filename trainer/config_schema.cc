@@ -167,7 +167,10 @@ std::vector<ConfigKey> build_schema() {
                      "step on the GPU; `gpu` is an alias)",
                      RNNLAB_FIELD(model.backend)));
 
-  s.push_back(integer("train.batch_size", 1, kIntMax, "Sequences per optimizer step (per rank)",
+  s.push_back(integer("train.batch_size", 1, kIntMax,
+                      "Sequences per optimizer step (per rank); every batch but an epoch's last is full. "
+                      "classify/tag: sequences of similar length (length-sorted pools of 100 batches "
+                      "of a seeded shuffle) padded to the longest, exact: each runs over its own length",
                       RNNLAB_FIELD(train.batch_size)));
   s.push_back(integer("train.epochs", 0, kIntMax, "Passes over the training data (0: use max_steps)",
                       RNNLAB_FIELD(train.epochs)));

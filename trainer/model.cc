@@ -103,8 +103,11 @@ const std::vector<float>& Model::forward(const data::Batch& batch, bool training
   seq_len_ = batch.seq_len;
   batch_ = batch.batch_size;
   training_ = training;
-  if (!batch.lengths.empty())
-    throw std::invalid_argument("padded batches are not supported on the CPU path; use equal-length batches");
+  // Padded batches (data/batch.h): the stack runs each sequence over its own length.
+  const bool padded = !batch.lengths.empty();
+  if (padded && int64_t(batch.lengths.size()) != batch_)
+    throw std::invalid_argument("batch has " + std::to_string(batch.lengths.size()) + " lengths for " +
+                                std::to_string(batch_) + " sequences");
   const int64_t steps = int64_t(seq_len_) * batch_;
 
   // 1. Input features [T, N, I].
@@ -138,13 +141,16 @@ const std::vector<float>& Model::forward(const data::Batch& batch, bool training
   args.c0 = carry && !state->c.empty() ? state->c.data() : nullptr;
   args.dst = dst_.data();
   args.hT = h_final_.data();
-  args.cT = c_final_.empty() ? nullptr : c_final_.data();
+  // A padded batch's sequences are whole (nothing to carry), and the CPU stacks have no
+  // per-sequence cell state (layers/padded_stack.h): its cT is not asked for.
+  args.cT = c_final_.empty() || padded ? nullptr : c_final_.data();
   args.dropout_seed = dropout_seed;
+  args.lengths = padded ? batch.lengths.data() : nullptr;
   stack_->forward(args, training);
   if (state) {
     state->batch = batch_;
     state->h = h_final_;
-    state->c = c_final_;
+    state->c = padded ? std::vector<float>() : c_final_;
   }
 
   // 3. Head input: every step's output, or the last layer's final state per direction.

@@ -6,6 +6,8 @@
 //   head on every step (language model, tagging, copy):   dst [T*N, O]   -> [T*N, out]
 //   head on the final states (classify, forecast, adding): the last layer's final state of
 //     each direction, concatenated (or summed with merge=sum) -> [N, D*S] -> [N, out]
+//   padded batches (Batch::lengths): the stack runs every sequence over its own length
+//     (RecurrentForwardArgs::lengths), so each one's final state is its own last step's
 //
 // Every parameter lives in ONE flat buffer and every gradient in a second one with the
 // same offsets (`segments()` names them), so the optimizer, gradient clipping, the

@@ -279,7 +279,7 @@ class Trainer {
         epoch_sums.add(sums);
         result_.train_losses.push_back(loss);
 
-        const int64_t tokens = int64_t(batch.seq_len) * batch.batch_size * collectives_->size();
+        const int64_t tokens = batch.global_steps > 0 ? batch.global_steps : batch.seq_len * int64_t(batch.batch_size) * collectives_->size();
         epoch_tokens += tokens;
         progress.step(epoch_ + 1, step_, loss, tokens);
         log.metric("train_loss", step_, loss);

@@ -43,7 +43,7 @@ class CudnnHostStack final : public RecurrentStack {
     device.dst = dst_.data();
     device.hT = args.hT != nullptr ? hT_.data() : nullptr;
     device.cT = lstm && args.cT != nullptr ? cT_.data() : nullptr;
-    stack_.forward(device, training);
+    stack_.forward(device, training, args.lengths);  // host lengths (cudnn_stack.h)
 
     dst_.download(args.dst);
     if (args.hT != nullptr) hT_.download(args.hT);

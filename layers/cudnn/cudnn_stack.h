@@ -69,7 +69,8 @@ class CudnnStack {
   int cudnn_runs() const;
 
   // All pointers in `args` are DEVICE pointers (params: canonical layout on the device).
-  // `seq_lengths`: HOST array of args.batch lengths, or nullptr.
+  // `seq_lengths`: HOST array of args.batch lengths, or nullptr (args.lengths is not read
+  // here; the host-pointer face passes it as seq_lengths).
   void forward(const RecurrentForwardArgs& args, bool training, const int* seq_lengths = nullptr);
   // DEVICE pointers; gradients are ADDED to diff_params. Uses the lengths of the last
   // training forward.

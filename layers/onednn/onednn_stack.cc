@@ -157,6 +157,8 @@ class OnednnStack final : public RecurrentStack {
       throw std::invalid_argument("onednn forward: params, src and dst are required");
     if ((args.c0 || args.cT) && options_.cell != Cell::lstm)
       throw std::invalid_argument("onednn forward: c0/cT are for cell lstm only");
+    if (args.lengths)
+      throw std::invalid_argument("onednn forward: per-sequence lengths need make_recurrent_stack (padded_stack.h)");
   }
 
   int64_t state_offset(const Group& group, const Plan& plan, int64_t channels) const {

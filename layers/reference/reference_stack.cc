@@ -1,5 +1,7 @@
 #include "layers/reference/reference_stack.h"
 
+#include <stdexcept>
+
 #include "layers/reference/reference_rnn.h"
 
 namespace rnnlab::layers {
@@ -15,6 +17,8 @@ class ReferenceStack final : public RecurrentStack {
   std::string_view backend() const override { return "reference"; }
 
   void forward(const RecurrentForwardArgs& args, bool training) override {
+    if (args.lengths)
+      throw std::invalid_argument("reference forward: per-sequence lengths need make_recurrent_stack (padded_stack.h)");
     ReferenceForwardArgs<float> ref;
     ref.seq_len = args.seq_len;
     ref.batch = args.batch;

@@ -3,10 +3,12 @@
 // seeded order, padding, forecast normalisation and baselines, synthetic tasks.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <numeric>
 #include <set>
 #include <string>
 
@@ -144,6 +146,85 @@ TEST_F(BatchingTest, UnpaddedBatchesHoldSequencesOfOneLength) {
   }
   EXPECT_EQ(seen.size(), 23u);
   EXPECT_EQ(std::set<int>(seen.begin(), seen.end()).size(), 23u);
+}
+
+// `count` examples whose label is the index; example i has 1 + (i * 37) % 53 words, so
+// the corpus has 53 distinct lengths.
+std::string many_lengths_tsv(int count) {
+  std::string text;
+  for (int i = 0; i < count; ++i) {
+    text += std::to_string(i) + "\t";
+    for (int w = 0; w < 1 + (i * 37) % 53; ++w) text += "w" + std::to_string((i + w) % 11) + " ";
+    text += "\n";
+  }
+  return text;
+}
+
+TEST_F(BatchingTest, PaddedBatchesAreFullOfSimilarLengthsAndCoverTheEpoch) {
+  const int count = 203, batch_size = 16;
+  const auto data = make_task_data(file_config("classify", "c.tsv", many_lengths_tsv(count)));
+  const int pad = data->info().pad_id;
+  for (int world : {1, 2}) {
+    for (int64_t epoch : {0, 1}) {
+      SCOPED_TRACE("world " + std::to_string(world) + " epoch " + std::to_string(epoch));
+      const int global = batch_size * world;
+      std::vector<std::vector<Batch>> per_rank;
+      for (int rank = 0; rank < world; ++rank)
+        per_rank.push_back(data->batches(Split::train, {batch_size, 3, epoch, rank, world, true}));
+      const size_t expected_batches = size_t((count + global - 1) / global);
+      std::multiset<int> seen;
+      int64_t valid = 0, cells = 0;
+      for (int rank = 0; rank < world; ++rank) {
+        const std::vector<Batch>& batches = per_rank[size_t(rank)];
+        ASSERT_EQ(batches.size(), expected_batches) << "rank " << rank;
+        const auto ids = examples_of(*data, batches);
+        for (size_t k = 0; k < batches.size(); ++k) {
+          const Batch& batch = batches[k];
+          if (k + 1 < batches.size()) {
+            EXPECT_EQ(batch.batch_size, batch_size) << "batch " << k << " is not full";
+          }
+          ASSERT_EQ(batch.lengths.size(), size_t(batch.batch_size));
+          int64_t global_steps = 0;
+          for (const std::vector<Batch>& other : per_rank)
+            global_steps += std::accumulate(other[k].lengths.begin(), other[k].lengths.end(), int64_t(0));
+          EXPECT_EQ(batch.global_steps, global_steps);
+          for (int n = 0; n < batch.batch_size; ++n) {
+            const int id = ids[k][size_t(n)];
+            seen.insert(id);
+            EXPECT_EQ(batch.lengths[size_t(n)], 1 + (id * 37) % 53) << "example " << id;
+            for (int t = batch.lengths[size_t(n)]; t < batch.seq_len; ++t)
+              EXPECT_EQ(batch.tokens[size_t(t * batch.batch_size + n)], pad);
+            valid += batch.lengths[size_t(n)];
+          }
+          cells += int64_t(batch.seq_len) * batch.batch_size;
+        }
+      }
+      EXPECT_EQ(seen.size(), size_t(count));
+      EXPECT_EQ(std::set<int>(seen.begin(), seen.end()).size(), size_t(count)) << "an example came twice";
+      // Length-sorted pools: little padding (a shuffled batch of 16 over 53 lengths pads ~2x).
+      EXPECT_LT(double(cells), 1.15 * double(valid));
+    }
+  }
+  // Deterministic per (seed, epoch); another seed or epoch gives another order.
+  auto order = [&](uint64_t seed, int64_t epoch) {
+    return examples_of(*data, data->batches(Split::train, {batch_size, seed, epoch, 0, 1, true}));
+  };
+  EXPECT_EQ(order(3, 0), order(3, 0));
+  EXPECT_NE(order(3, 0), order(3, 1));
+  EXPECT_NE(order(3, 0), order(4, 0));
+  // The unpadded mode still gives one length per batch: many more, smaller batches.
+  EXPECT_GT(data->batches(Split::train, {batch_size, 3, 0, 0, 1, false}).size(), size_t(50));
+}
+
+TEST_F(BatchingTest, PaddedEvaluationBatchesGoByLength) {
+  Config config = file_config("classify", "c.tsv", many_lengths_tsv(120));
+  config.data.val_fraction = 0.5;
+  const auto data = make_task_data(config);
+  const auto batches = data->batches(Split::val, {8, 0, 0, 0, 1, true});
+  ASSERT_EQ(batches.size(), size_t((data->size(Split::val) + 7) / 8));
+  for (size_t k = 1; k < batches.size(); ++k) {
+    EXPECT_LE(batches[k - 1].seq_len, *std::min_element(batches[k].lengths.begin(), batches[k].lengths.end()));
+  }
 }
 
 TEST_F(BatchingTest, ShardsAreDisjointCoveringAndEquallyLong) {

@@ -34,9 +34,13 @@ struct Batch {
   std::vector<float> values;    // [T, N, F]; padded positions hold 0
 
   // [N] valid steps per sequence, only for padded batches (BatchOptions::padded); empty
-  // means every sequence has exactly seq_len steps, which is what oneDNN needs for exact
-  // results. Padding is at the end (steps lengths[n] .. T-1 of column n).
+  // means every sequence has exactly seq_len steps. Padding is at the end (steps
+  // lengths[n] .. T-1 of column n); the recurrent stack runs each sequence over its own
+  // length (layers/recurrent.h), so results are exact.
   std::vector<int32_t> lengths;
+  // Valid input steps of this step summed over ALL ranks (what tokens/s counts); 0 means
+  // seq_len * batch_size on every rank (no padding).
+  int64_t global_steps = 0;
 
   std::vector<int32_t> token_targets;  // [T, N]
   std::vector<int32_t> labels;         // [N]
@@ -58,6 +62,10 @@ struct Batch {
   int64_t local_targets = 0;  // the same count for this rank's batch alone
 };
 
+// Global batches per length-sorted pool of padded training batches (torchtext's
+// BucketIterator sorts within 100 batches): larger pools pad less, smaller ones mix more.
+constexpr int kBucketPoolBatches = 100;
+
 // Which batches of an epoch a call returns.
 struct BatchOptions {
   int batch_size = 64;  // sequences (or BPTT streams) per rank
@@ -65,11 +73,15 @@ struct BatchOptions {
   int64_t epoch = 0;
   int rank = 0;         // 0 <= rank < world
   int world = 1;        // data-parallel ranks
-  // false (default): every batch holds sequences of one exact length (buckets), so no
-  // padding is needed (oneDNN, exact results). true: sequences of different lengths are
-  // padded to the longest, with `lengths` filled (the cuDNN path). Ignored by tasks whose
-  // sequences all have one length (language_model, forecast, adding, copy).
-  bool padded = false;
+  // true (default): full batches of similar lengths, padded to the longest, with `lengths`
+  // filled: training batches are cut from pools of kBucketPoolBatches global batches of a
+  // seeded shuffle, each pool sorted by length (torchtext's BucketIterator), and go in a
+  // shuffled order; evaluation batches are cut from the split sorted by length. Every
+  // batch holds batch_size sequences per rank but the epoch's last. false: every batch
+  // holds sequences of one exact length (no padding; many small batches when lengths
+  // vary). Ignored by tasks whose sequences all have one length (language_model,
+  // forecast, adding, copy).
+  bool padded = true;
 };
 
 }  // namespace rnnlab::trainer::data

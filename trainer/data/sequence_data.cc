@@ -1,6 +1,7 @@
 #include "trainer/data/sequence_data.h"
 
 #include <algorithm>
+#include <functional>
 #include <stdexcept>
 
 #include "layers/random.h"
@@ -11,11 +12,64 @@ namespace {
 // Stream id of the epoch shuffle; distinct from the streams weight init and dropout use.
 constexpr uint64_t kShuffleStream = 0x53485546464C45ull;  // "SHUFFLE"
 
+// Fisher-Yates over items[0, count).
 template <typename T>
-void shuffle(std::vector<T>& items, layers::RandomStream& random) {
-  for (size_t i = items.size(); i > 1; --i) {
+void shuffle(std::vector<T>& items, layers::RandomStream& random, size_t count) {
+  for (size_t i = count; i > 1; --i) {
     std::swap(items[i - 1], items[size_t(random.next_below(i))]);
   }
+}
+
+template <typename T>
+void shuffle(std::vector<T>& items, layers::RandomStream& random) {
+  shuffle(items, random, items.size());
+}
+
+using GlobalBatches = std::vector<std::vector<int64_t>>;
+
+void cut_into(const std::vector<int64_t>& members, size_t global_size, GlobalBatches& out) {
+  for (size_t begin = 0; begin < members.size(); begin += global_size) {
+    const size_t end = std::min(members.size(), begin + global_size);
+    out.emplace_back(members.begin() + long(begin), members.begin() + long(end));
+  }
+}
+
+// One group per exact length (ascending), shuffled within, each cut into global batches;
+// then the batch order is shuffled.
+GlobalBatches exact_length_batches(const std::vector<int>& lengths, bool shuffle_order, size_t global_size,
+                                   layers::RandomStream& random) {
+  std::map<int, std::vector<int64_t>> groups;
+  for (size_t i = 0; i < lengths.size(); ++i) groups[lengths[i]].push_back(int64_t(i));
+  GlobalBatches batches;
+  for (auto& [length, members] : groups) {
+    if (shuffle_order) shuffle(members, random);
+    cut_into(members, global_size, batches);
+  }
+  // So that one epoch does not go from short to long sequences.
+  if (shuffle_order) shuffle(batches, random);
+  return batches;
+}
+
+// Bucketing (torchtext's BucketIterator): a seeded shuffle of all examples, each pool of
+// kBucketPoolBatches global batches sorted by length (stable), cut into full global
+// batches; their order is shuffled and the one partial batch (if any) goes last. Without
+// shuffling the whole split is one pool.
+GlobalBatches bucketed_batches(const std::vector<int>& lengths, bool shuffle_order, size_t global_size,
+                               layers::RandomStream& random) {
+  std::vector<int64_t> order(lengths.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = int64_t(i);
+  if (shuffle_order) shuffle(order, random);
+  const size_t pool = shuffle_order ? size_t(kBucketPoolBatches) * global_size : std::max<size_t>(order.size(), 1);
+  for (size_t begin = 0; begin < order.size(); begin += pool) {
+    const size_t end = std::min(order.size(), begin + pool);
+    std::stable_sort(order.begin() + long(begin), order.begin() + long(end),
+                     [&](int64_t a, int64_t b) { return lengths[size_t(a)] < lengths[size_t(b)]; });
+  }
+  GlobalBatches batches;
+  cut_into(order, global_size, batches);
+  if (shuffle_order && !batches.empty())
+    shuffle(batches, random, batches.size() - (batches.back().size() < global_size ? 1 : 0));
+  return batches;
 }
 
 }  // namespace
@@ -41,23 +95,11 @@ void check_batch_options(const BatchOptions& options) {
 std::vector<PlannedBatch> plan_batches(const std::vector<int>& lengths, bool group_by_length, bool shuffle_order,
                                        const BatchOptions& options) {
   check_batch_options(options);
-  // 1. Groups: one per exact length (ascending), or one group of everything.
-  std::map<int, std::vector<int64_t>> groups;
-  for (size_t i = 0; i < lengths.size(); ++i) groups[group_by_length ? lengths[i] : 0].push_back(int64_t(i));
-
-  // 2. Shuffle within groups, then cut each into global batches of world * batch_size.
+  // 1-3. The global batches of the epoch, in order.
   layers::RandomStream random{options.seed, kShuffleStream ^ layers::mix64(uint64_t(options.epoch)), 0};
   const size_t global_size = size_t(options.world) * size_t(options.batch_size);
-  std::vector<std::vector<int64_t>> global_batches;
-  for (auto& [length, members] : groups) {
-    if (shuffle_order) shuffle(members, random);
-    for (size_t begin = 0; begin < members.size(); begin += global_size) {
-      const size_t end = std::min(members.size(), begin + global_size);
-      global_batches.emplace_back(members.begin() + long(begin), members.begin() + long(end));
-    }
-  }
-  // 3. Shuffle the batch order, so one epoch does not go from short to long sequences.
-  if (shuffle_order) shuffle(global_batches, random);
+  GlobalBatches global_batches = group_by_length ? exact_length_batches(lengths, shuffle_order, global_size, random)
+                                                 : bucketed_batches(lengths, shuffle_order, global_size, random);
 
   // 4. Deal each global batch to the ranks: W slices whose sizes differ by at most one,
   // the larger ones first.
@@ -83,7 +125,10 @@ std::vector<Batch> SequenceTaskData::batches(Split split, const BatchOptions& op
   const int features = std::max(task_info.input_features, 1);
   std::vector<int> lengths(set.size());
   for (size_t i = 0; i < set.size(); ++i) lengths[i] = set.length(i, features);
-  const bool padded = options.padded && task_info.pad_id >= 0;
+  // Padding only where lengths differ: a split of one length (copy, forecast, adding)
+  // keeps the exact-length plan.
+  const bool one_length = std::adjacent_find(lengths.begin(), lengths.end(), std::not_equal_to<>()) == lengths.end();
+  const bool padded = options.padded && task_info.pad_id >= 0 && !one_length;
   const std::vector<PlannedBatch> plan = plan_batches(lengths, !padded, split == Split::train, options);
 
   // Loss terms of one example: its steps with a target, or 1 for per-sequence targets.
@@ -104,6 +149,8 @@ std::vector<Batch> SequenceTaskData::batches(Split split, const BatchOptions& op
     batch.batch_size = n_size;
     for (int64_t example : planned.global) batch.global_targets += targets_of(example);
     for (int64_t example : planned.local) batch.local_targets += targets_of(example);
+    if (padded)
+      for (int64_t example : planned.global) batch.global_steps += lengths[size_t(example)];
     const size_t cells = size_t(seq_len) * size_t(n_size);
     if (padded) {
       for (int64_t example : planned.local) batch.lengths.push_back(lengths[size_t(example)]);

@@ -25,10 +25,11 @@ struct PlannedBatch {
 };
 
 // The epoch plan over examples 0..lengths.size()-1 for options.rank. With
-// `group_by_length`, each batch holds examples of one exact length. With `shuffle`, the
+// `group_by_length`, each batch holds examples of one exact length; with `shuffle`, the
 // examples within each length group and the order of the global batches are permuted by a
 // RandomStream seeded from (options.seed, options.epoch); otherwise examples keep their
-// order and groups go by increasing length.
+// order and groups go by increasing length. Without `group_by_length` (padded batches),
+// batches are full and of similar lengths (BatchOptions::padded says how).
 std::vector<PlannedBatch> plan_batches(const std::vector<int>& lengths, bool group_by_length, bool shuffle,
                                        const BatchOptions& options);
 

@@ -17,8 +17,10 @@
 //     [r * batch_size, (r + 1) * batch_size). Every rank has the same number of batches; the
 //     last (< W * batch_size) tokens that do not fill a stream are dropped, and the last
 //     batch of an epoch may be shorter in time (seq_len < data.seq_len) on every rank alike.
-//   sequence tasks: sequences are grouped by exact length (unless padded), each group is cut
-//     into global batches of up to W * batch_size, the global batches are shuffled, and each
+//   sequence tasks: sequences are cut into global batches of W * batch_size: padded (the
+//     default, classify and tag) from length-sorted pools, so all batches are full but the
+//     epoch's last; unpadded (or tasks of one length) from groups of one exact length (each
+//     group's last batch is smaller). The global batches are shuffled, and each
 //     is dealt to the W ranks as W slices whose sizes differ by at most one. So every rank
 //     gets the SAME number of batches and every example is used exactly once per epoch; the
 //     remainder shows up as smaller slices, and a global batch with fewer than W sequences
