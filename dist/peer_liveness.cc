@@ -58,19 +58,40 @@ PeerLiveness::PeerLiveness(int self, const std::vector<ProcessIdentity>& identit
   }
 }
 
+std::string PeerLiveness::describe(int rank) const {
+  const ProcessIdentity& peer = identities_[std::size_t(rank)];
+  std::string host(peer.host, strnlen(peer.host, sizeof peer.host));
+  return "rank " + std::to_string(rank) + " (host " + host + " pid " + std::to_string(peer.pid) + ")";
+}
+
+// The peer's state letter from /proc/<pid>/stat, 'X' when its process is gone (or the pid
+// now belongs to another process).
+char PeerLiveness::state_of(int rank) const {
+  const ProcessIdentity& peer = identities_[std::size_t(rank)];
+  char state = '?';
+  std::uint64_t start_time = 0;
+  if (!read_stat(peer.pid, state, start_time) || start_time != peer.start_time) return 'X';
+  return state;
+}
+
 std::string PeerLiveness::dead_peer() const {
   for (int r : visible_) {
-    const ProcessIdentity& peer = identities_[std::size_t(r)];
-    char state = '?';
-    std::uint64_t start_time = 0;
-    const bool running = read_stat(peer.pid, state, start_time) && state != 'Z' && state != 'X' &&
-                         start_time == peer.start_time;
-    if (!running) {
-      std::string host(peer.host, strnlen(peer.host, sizeof peer.host));
-      return "rank " + std::to_string(r) + " (host " + host + " pid " + std::to_string(peer.pid) + ")";
-    }
+    const char state = state_of(r);
+    if (state == 'Z' || state == 'X') return describe(r);
   }
   return "";
+}
+
+std::string PeerLiveness::stuck_peers() const {
+  std::string out;
+  for (int r : visible_) {
+    const char state = state_of(r);
+    const char* why = state == 'T' || state == 't' ? "stopped (SIGSTOP, a suspended job or a debugger)"
+                      : state == 'D'               ? "in uninterruptible sleep (stuck in I/O)"
+                                                   : nullptr;
+    if (why) out += (out.empty() ? "" : "; ") + describe(r) + " did not arrive: its process is " + why;
+  }
+  return out;
 }
 
 }  // namespace rnnlab::dist

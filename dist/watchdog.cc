@@ -39,8 +39,12 @@ std::string describe_operation(const char* op, OpLabel label, std::size_t count,
   return std::string(op) + "(" + inside + ")";
 }
 
-Watchdog::Watchdog(double timeout_seconds, int rank, Fire fire, DeadPeer dead_peer)
-    : timeout_seconds_(timeout_seconds), rank_(rank), fire_(std::move(fire)), dead_peer_(std::move(dead_peer)) {
+Watchdog::Watchdog(double timeout_seconds, int rank, Fire fire, DeadPeer dead_peer, DeadPeer stuck_peers)
+    : timeout_seconds_(timeout_seconds),
+      rank_(rank),
+      fire_(std::move(fire)),
+      dead_peer_(std::move(dead_peer)),
+      stuck_peers_(std::move(stuck_peers)) {
   thread_ = std::thread([this] { run(); });
 }
 
@@ -102,6 +106,8 @@ void Watchdog::run() {
     if (now_ns() - started >= timeout_ns) {
       message = "rank " + std::to_string(rank_) + ": timed out after " + format_seconds(timeout_seconds_) +
                 " s in " + describe_operation(op, label, count, unit, context_);
+      const std::string stuck = stuck_peers_ ? stuck_peers_() : "";
+      if (!stuck.empty()) message += ": " + stuck;
     } else if (dead_peer_ && std::strcmp(op, "finalize") != 0) {
       // A peer that has finished may exit while this rank finalises; in any other
       // operation a vanished peer can never arrive. Seen twice in the same operation, so

@@ -6,6 +6,8 @@
 // operation other than "finalize" waits whether a peer process has died; when the same
 // operation still waits on the next check and the peer is still gone, it fires with
 // "rank R: rank P (host H pid N) died (its process is gone) while rank R waited in OP(...)".
+// With a `stuck_peers` check, a timeout also says which peer cannot arrive: "rank R: timed
+// out after T s in OP(...): rank P (host H pid N) did not arrive: its process is stopped".
 //
 // begin()/end() are the hot path: a clock read and a few relaxed atomic stores, no lock, no
 // syscall, so the all-reduce wrapper stays within a few percent of the raw vendor call.
@@ -36,7 +38,8 @@ class Watchdog {
   // Returns "" when every peer it can see runs, else a description of a dead one.
   using DeadPeer = std::function<std::string()>;
   // timeout_seconds > 0. The thread starts here and is joined by the destructor.
-  Watchdog(double timeout_seconds, int rank, Fire fire, DeadPeer dead_peer = {});
+  // stuck_peers: "" or a description of peers that cannot arrive (appended to a timeout).
+  Watchdog(double timeout_seconds, int rank, Fire fire, DeadPeer dead_peer = {}, DeadPeer stuck_peers = {});
   ~Watchdog();
   Watchdog(const Watchdog&) = delete;
   Watchdog& operator=(const Watchdog&) = delete;
@@ -54,6 +57,7 @@ class Watchdog {
   const int rank_;
   Fire fire_;
   DeadPeer dead_peer_;
+  DeadPeer stuck_peers_;
   // The operation in progress; written by the caller's thread, read by the watchdog.
   std::atomic<std::uint64_t> sequence_{0};  // odd while an operation is in progress
   std::atomic<std::int64_t> started_ns_{0};

@@ -239,8 +239,32 @@ std::vector<std::string> Store::experiments() {
   return names;
 }
 
-int64_t Store::delete_runs(const std::vector<int64_t>& run_ids) {
+std::vector<std::string> Store::metric_keys(const std::string& experiment) {
+  Statement statement = db_->prepare(
+      "SELECT DISTINCT s.key FROM metric_summary s JOIN runs r ON r.id = s.run_id "
+      "JOIN experiments e ON e.id = r.experiment_id WHERE ? = '' OR e.name = ? ORDER BY s.key");
+  statement.bind(1, experiment).bind(2, experiment);
+  std::vector<std::string> keys;
+  while (statement.step()) keys.push_back(statement.column_text(0));
+  return keys;
+}
+
+int64_t Store::delete_runs(const std::vector<int64_t>& run_ids, bool force) {
   detail::Transaction transaction(*db_);
+  if (!force) {
+    // Opening the store marked runs with a stale heartbeat killed: 'running' is alive.
+    Statement running = db_->prepare("SELECT name, host, pid FROM runs WHERE id = ? AND status = 'running'");
+    for (int64_t id : run_ids) {
+      running.bind(1, id);
+      if (running.step()) {
+        throw std::invalid_argument("delete: run " + std::to_string(id) + " '" + running.column_text(0) +
+                                    "' is still running (pid " + running.column_text(2) + " on " +
+                                    running.column_text(1) + "); stop its training first, or add --force "
+                                    "to delete it anyway (its trainer then records nothing more)");
+      }
+      running.reset();
+    }
+  }
   // Foreign keys cascade to params, metrics, summaries, tags and artifacts.
   Statement remove = db_->prepare("DELETE FROM runs WHERE id = ?");
   int64_t deleted = 0;

@@ -141,9 +141,14 @@ class Store {
                                         Goal goal = Goal::minimize);
 
   std::vector<std::string> experiments();
+  // Every metric key some run (of `experiment`; empty: of any) has logged, sorted.
+  std::vector<std::string> metric_keys(const std::string& experiment = {});
 
-  // Deletes the runs and everything logged for them; returns how many were deleted.
-  int64_t delete_runs(const std::vector<int64_t>& run_ids);
+  // Deletes the runs and everything logged for them; returns how many were deleted. A run
+  // still running (its heartbeat fresh) is refused with std::invalid_argument naming it,
+  // and nothing is deleted, unless `force`: its trainer then finds the run gone at its next
+  // write (tracker.h, RunDeleted) and records nothing more.
+  int64_t delete_runs(const std::vector<int64_t>& run_ids, bool force = false);
   void set_tag(int64_t run_id, const std::string& key, const std::string& value);
   bool remove_tag(int64_t run_id, const std::string& key);
   // For a sweep engine that stops someone else's run (pruned) or repairs a status.

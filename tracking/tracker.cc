@@ -123,6 +123,18 @@ void Tracker::require_run_locked(const char* what) const {
   if (!active_) throw std::logic_error(std::string("tracker: ") + what + " without an active run");
 }
 
+void Tracker::check_run_exists_locked() {
+  detail::Statement find = db_->prepare("SELECT count(*) FROM runs WHERE id = ?");
+  find.bind(1, run_id_);
+  find.step();
+  if (find.column_int(0) > 0) return;
+  active_ = false;
+  buffer_.clear();
+  throw RunDeleted("tracker: run " + std::to_string(run_id_) + " is no longer in " + path_ +
+                   " (deleted while it was running, e.g. by rnnlab runs delete --force); nothing more "
+                   "can be recorded for it");
+}
+
 void Tracker::check_background_error_locked() {
   if (background_error_) std::rethrow_exception(std::exchange(background_error_, nullptr));
 }
@@ -172,9 +184,15 @@ size_t Tracker::flush_locked() {
   if (!active_) return 0;
   const double now = detail::now_seconds();
   detail::Transaction transaction(*db_);
-  if (!buffer_.empty()) writer_->write(run_id_, buffer_);
+  try {
+    if (!buffer_.empty()) writer_->write(run_id_, buffer_);
+  } catch (const std::runtime_error&) {
+    check_run_exists_locked();  // a deleted run fails on its foreign key: say so instead
+    throw;
+  }
   detail::Statement heartbeat = db_->prepare("UPDATE runs SET heartbeat_at = ? WHERE id = ?");
   heartbeat.bind(1, now).bind(2, run_id_).run();
+  if (db_->changes() == 0) check_run_exists_locked();
   transaction.commit();
   last_heartbeat_ = now;
   size_t written = buffer_.size();
@@ -195,6 +213,7 @@ void Tracker::finish(RunStatus status, std::string_view error) {
   update.bind(1, to_string(status)).bind(2, detail::now_seconds());
   if (error.empty()) update.bind_null(3); else update.bind(3, error);
   update.bind(4, run_id_).run();
+  if (db_->changes() == 0) check_run_exists_locked();
   active_ = false;
 }
 

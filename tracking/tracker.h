@@ -19,7 +19,9 @@
 //
 // Failure: SQLite errors throw std::runtime_error (naming the call and SQLite's message);
 // misuse (log without a run, bad options) throws std::invalid_argument / std::logic_error.
-// An error in the background thread is rethrown by the next call that writes.
+// An error in the background thread is rethrown by the next call that writes. A run whose
+// row was deleted while it was active (`rnnlab runs delete --force`) makes the write that
+// finds it gone throw RunDeleted; the tracker then has no active run.
 // Thread safety: all methods may be called from any thread (one internal mutex).
 // Several processes may write to one database at once (WAL mode, a busy timeout, every
 // write transaction BEGIN IMMEDIATE).
@@ -31,6 +33,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -48,6 +51,12 @@ class MetricWriter;
 enum class RunStatus { running, finished, failed, killed, pruned };
 std::string_view to_string(RunStatus status);
 RunStatus parse_run_status(std::string_view text);  // invalid_argument on unknown names
+
+// The active run's row is no longer in the database: deleted while it was running.
+class RunDeleted : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 struct TrackerOptions {
   int flush_every_points = 1000;
@@ -116,6 +125,8 @@ class Tracker {
   size_t flush_locked();
   void check_background_error_locked();
   void require_run_locked(const char* what) const;
+  // Throws RunDeleted (and ends the active run) when the run's row is gone.
+  void check_run_exists_locked();
 
   std::string path_;
   TrackerOptions options_;

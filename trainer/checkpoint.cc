@@ -49,6 +49,11 @@ int64_t element_count(const std::vector<int64_t>& shape) {
   throw std::runtime_error("checkpoint '" + path + "': " + call + " failed: " + std::strerror(errno));
 }
 
+// write_file_atomically writes checkpoints and other files (metrics.jsonl): name the file only.
+[[noreturn]] void write_error(const std::string& path, const std::string& call) {
+  throw std::runtime_error("writing '" + path + "': " + call + " failed: " + std::strerror(errno));
+}
+
 std::string parent_directory(const std::string& path) {
   const size_t slash = path.rfind('/');
   if (slash == std::string::npos) return ".";
@@ -240,13 +245,13 @@ SafetensorsData decode_safetensors(std::string_view bytes, const std::string& so
 void write_file_atomically(const std::string& path, std::string_view bytes) {
   std::string temp = path + ".tmp.XXXXXX";
   const int fd = mkstemp(temp.data());
-  if (fd < 0) io_error(path, "creating a temporary file next to it");
+  if (fd < 0) write_error(path, "creating a temporary file next to it");
   auto fail = [&](const char* call) {
     const int saved = errno;
     ::close(fd);
     ::unlink(temp.c_str());
     errno = saved;
-    io_error(path, call);
+    write_error(path, call);
   };
   // mkstemp makes the file 0600; a checkpoint is as readable as any other output.
   if (::fchmod(fd, 0644) != 0) fail("fchmod");
@@ -262,22 +267,22 @@ void write_file_atomically(const std::string& path, std::string_view bytes) {
     const int saved = errno;
     ::unlink(temp.c_str());
     errno = saved;
-    io_error(path, "close");
+    write_error(path, "close");
   }
   if (::rename(temp.c_str(), path.c_str()) != 0) {
     const int saved = errno;
     ::unlink(temp.c_str());
     errno = saved;
-    io_error(path, "rename");
+    write_error(path, "rename");
   }
   // The rename is durable only once the directory entry is on disk.
   const int dir = ::open(parent_directory(path).c_str(), O_RDONLY | O_DIRECTORY);
-  if (dir < 0) io_error(path, "opening its directory");
+  if (dir < 0) write_error(path, "opening its directory");
   const int synced = ::fsync(dir);
   const int saved = errno;
   ::close(dir);
   errno = saved;
-  if (synced != 0) io_error(path, "fsync of its directory");
+  if (synced != 0) write_error(path, "fsync of its directory");
 }
 
 void save_checkpoint(const std::string& path, const std::vector<TensorRef>& tensors,

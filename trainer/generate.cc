@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <numeric>
 #include <stdexcept>
 
@@ -14,6 +15,33 @@
 #include "trainer/data/vocabulary.h"
 
 namespace rnnlab::trainer {
+namespace {
+
+// The prime's token ids. A character the training text never had is an error naming it
+// and its position: the model would otherwise see <unk>, which it barely knows, and
+// print "<unk>". A word-level model learned <unk> for every rare word (data.max_vocab,
+// data.min_count), so an unknown word maps to it, with a warning naming the words.
+std::vector<int32_t> encode_prime(const data::TextCodec& codec, const std::string& prime) {
+  const std::vector<std::string> tokens = codec.tokenizer.split(prime);
+  if (tokens.empty()) throw std::invalid_argument("--prime is empty after tokenisation");
+  const bool words = codec.tokenizer.level == data::Tokenizer::Level::word;
+  std::string unknown;
+  int unknown_count = 0;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    if (codec.vocabulary.contains(tokens[i])) continue;
+    if (++unknown_count > 10) continue;  // enough to see the pattern
+    unknown += std::string(unknown.empty() ? "" : ", ") + "'" + tokens[i] + "' at " + (words ? "word " : "character ") +
+               std::to_string(i + 1);
+  }
+  if (unknown_count > 10) unknown += " and " + std::to_string(unknown_count - 10) + " more";
+  if (unknown_count > 0 && (!words || codec.vocabulary.unk_id() < 0))
+    throw std::invalid_argument("--prime: not in the model's vocabulary (" + std::to_string(codec.vocabulary.size()) +
+                                " tokens from its training text): " + unknown);
+  if (unknown_count > 0) std::fprintf(stderr, "rnnlab: warning: --prime: words the model does not know become <unk>: %s\n", unknown.c_str());
+  return codec.vocabulary.encode(tokens);
+}
+
+}  // namespace
 
 LoadedModel load_model(const std::string& checkpoint_path, const std::string& backend) {
   const Checkpoint checkpoint = load_checkpoint(checkpoint_path);
@@ -57,8 +85,7 @@ std::string generate_text(const std::string& checkpoint_path, const GenerateOpti
     throw std::invalid_argument(checkpoint_path + ": generate needs a language_model checkpoint, this one is '" +
                                 loaded.config.task + "'");
   const data::TextCodec codec = data::TextCodec::from_json(loaded.task_data.at("input_codec"));
-  std::vector<int32_t> ids = codec.encode(options.prime);
-  if (ids.empty()) throw std::invalid_argument("--prime is empty after tokenisation");
+  std::vector<int32_t> ids = encode_prime(codec, options.prime);
 
   Model& model = *loaded.model;
   const int vocab = model.spec().output_size;

@@ -2,8 +2,11 @@
 // token at a time from softmax(logits / temperature), optionally from the top k only.
 // Sampling draws from layers::RandomStream, so a seed reproduces a sample exactly.
 //
-// Failure: a missing, corrupt or non-language-model checkpoint, or a prime with no token
-// the vocabulary knows, throws std::invalid_argument / std::runtime_error naming it.
+// Failure: a missing, corrupt or non-language-model checkpoint throws std::invalid_argument /
+// std::runtime_error naming it. A prime that is empty after tokenisation, or (character
+// level) holds a character the vocabulary lacks, throws std::invalid_argument naming the
+// characters and their positions (1-based). At word level an unknown word becomes <unk>,
+// which the model learned for rare words, and a warning on stderr names the words.
 #pragma once
 
 #include <cstdint>

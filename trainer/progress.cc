@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <utility>
 
 namespace rnnlab::trainer {
 
@@ -31,11 +32,12 @@ std::string format_count(double value) {
   return text;
 }
 
-ProgressReporter::ProgressReporter(int64_t total_steps, double log_every_seconds, bool enabled)
+ProgressReporter::ProgressReporter(int64_t total_steps, double log_every_seconds, bool enabled, std::string unit)
     : total_steps_(total_steps),
       log_every_seconds_(log_every_seconds),
       enabled_(enabled),
       terminal_(isatty(STDERR_FILENO) == 1),
+      unit_(std::move(unit)),
       start_(Clock::now()),
       last_print_(start_),
       window_start_(start_) {}
@@ -60,10 +62,10 @@ void ProgressReporter::step(int epoch, int64_t step, double loss, int64_t tokens
   std::string eta = "?";
   if (total_steps_ > 0 && done > 0) eta = format_duration(elapsed / double(done) * double(total_steps_ - step));
   char text[256];
-  std::snprintf(text, sizeof text, "epoch %d  step %lld%s  loss %.4f  %s tok/s  elapsed %s  eta %s", epoch,
+  std::snprintf(text, sizeof text, "epoch %d  step %lld%s  loss %.4f  %s %s  elapsed %s  eta %s", epoch,
                 static_cast<long long>(step),
                 total_steps_ > 0 ? ("/" + std::to_string(total_steps_)).c_str() : "", loss,
-                format_count(tokens_per_second_).c_str(), format_duration(elapsed).c_str(), eta.c_str());
+                format_count(tokens_per_second_).c_str(), unit_.c_str(), format_duration(elapsed).c_str(), eta.c_str());
   if (terminal_) {
     std::fprintf(stderr, "\r\033[K%s", text);
     live_line_open_ = true;

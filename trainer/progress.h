@@ -12,10 +12,12 @@ namespace rnnlab::trainer {
 
 class ProgressReporter {
  public:
-  // total_steps: for the ETA (0 = unknown); log_every_seconds: plain-line cadence.
-  ProgressReporter(int64_t total_steps, double log_every_seconds, bool enabled = true);
+  // total_steps: for the ETA (0 = unknown); log_every_seconds: plain-line cadence;
+  // unit: what step() counts, per second ("tok/s"; "seq/s" for numeric tasks).
+  ProgressReporter(int64_t total_steps, double log_every_seconds, bool enabled = true, std::string unit = "tok/s");
 
-  // Called after every optimizer step; cheap when nothing is printed.
+  // Called after every optimizer step; cheap when nothing is printed. tokens_in_step: the
+  // items the unit counts.
   void step(int epoch, int64_t step, double loss, int64_t tokens_in_step);
   // Prints a full line (ends the live line first), e.g. an epoch summary.
   void line(const std::string& text);
@@ -30,6 +32,7 @@ class ProgressReporter {
   double log_every_seconds_;
   bool enabled_;
   bool terminal_;
+  std::string unit_;
   bool live_line_open_ = false;
   Clock::time_point start_;
   Clock::time_point last_print_;

@@ -2,14 +2,18 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <stdexcept>
 
 #include <nlohmann/json.hpp>
 
 #include "tracking/tracker.h"
+#include "trainer/checkpoint.h"
 
 #ifndef RNNLAB_VERSION
 #define RNNLAB_VERSION "unknown"
@@ -39,6 +43,28 @@ nlohmann::json nested_config(const Config& config) {
   return root;
 }
 
+// What a resume from the checkpoint of `step` logs again must not appear twice: keep the
+// points up to that step, less the test results (a resume ends with the test evaluation
+// again), as the tracker does (Tracker::resume_run); a line cut short by a crash or a full
+// disk goes too. Rewritten atomically like the checkpoint. Only a regular file is read.
+void trim_metrics_file(const std::filesystem::path& path, int64_t step) {
+  if (!std::filesystem::is_regular_file(path)) return;
+  std::ifstream in(path, std::ios::binary);
+  std::string kept, line;
+  while (std::getline(in, line)) {
+    const nlohmann::json point = nlohmann::json::parse(line, nullptr, false);
+    if (!point.is_object() || !point.contains("step") || !point["step"].is_number_integer()) continue;
+    const std::string key = point.value("key", "");
+    if (point["step"].get<int64_t>() > step || key.rfind("test_", 0) == 0 || key.rfind("baseline_test_", 0) == 0)
+      continue;
+    kept += line;
+    kept += '\n';
+  }
+  if (in.bad()) throw std::runtime_error("reading '" + path.string() + "' failed: " + std::strerror(errno));
+  in.close();
+  write_file_atomically(path.string(), kept);
+}
+
 std::string host_name() {
   char name[256] = {};
   gethostname(name, sizeof name - 1);
@@ -57,6 +83,8 @@ RunLog::RunLog(const Config& config, bool is_root, int ranks, const std::string&
   const bool resumed = resume != nullptr;
   std::filesystem::create_directories(config.output.dir);
   const auto path = std::filesystem::path(config.output.dir) / "metrics.jsonl";
+  jsonl_path_ = path.string();
+  if (resumed) trim_metrics_file(path, resume->step);
   jsonl_.open(path, resumed ? std::ios::app : std::ios::trunc);
   if (!jsonl_) throw std::runtime_error("cannot write " + path.string());
   if (config.output.tracker.empty()) return;
@@ -87,14 +115,34 @@ RunLog::RunLog(const Config& config, bool is_root, int ranks, const std::string&
 
 RunLog::~RunLog() { finish("failed", "training ended without a status"); }
 
-int64_t RunLog::run_id() const { return tracker_ ? tracker_->run_id() : 0; }
+int64_t RunLog::run_id() const { return tracker_ && !tracker_lost_ ? tracker_->run_id() : 0; }
 
 const std::string& RunLog::tracker_path() const { return tracker_path_; }
+
+void RunLog::check_jsonl() {
+  // As the checkpoint writer: a write that failed (a full disk) ends the training.
+  if (!jsonl_) throw std::runtime_error("writing '" + jsonl_path_ + "' failed: " + std::strerror(errno));
+}
 
 void RunLog::flush() {
   if (!active_) return;
   jsonl_.flush();
-  if (tracker_) tracker_->flush();
+  check_jsonl();
+  if (tracker_ && !tracker_lost_) {
+    try {
+      tracker_->flush();
+    } catch (const tracking::RunDeleted& deleted) {
+      lose_tracker(deleted);
+    }
+  }
+}
+
+// Deleted runs are not worth a lost training: warn once, train on, and keep writing
+// metrics.jsonl and the checkpoints (which then name no run, so a resume starts a new one).
+void RunLog::lose_tracker(const std::exception& why) {
+  tracker_lost_ = true;
+  std::fprintf(stderr, "rnnlab: warning: %s; training goes on, its metrics only in %s\n", why.what(),
+               jsonl_path_.c_str());
 }
 
 void RunLog::metric(const std::string& key, int64_t step, double value) {
@@ -103,13 +151,20 @@ void RunLog::metric(const std::string& key, int64_t step, double value) {
   nlohmann::json line = {{"key", key}, {"step", step}, {"time", now}};
   line["value"] = std::isfinite(value) ? nlohmann::json(value) : nlohmann::json(nullptr);
   jsonl_ << line.dump() << '\n';
-  if (tracker_) tracker_->log_metric(key, step, value, now);
+  check_jsonl();
+  if (!tracker_ || tracker_lost_) return;
+  try {
+    tracker_->log_metric(key, step, value, now);
+  } catch (const tracking::RunDeleted& deleted) {
+    lose_tracker(deleted);
+  }
 }
 
 void RunLog::finish(const std::string& status, const std::string& error) noexcept {
   if (!active_ || finished_.exchange(true)) return;
   jsonl_.flush();
-  if (!tracker_) return;
+  if (!jsonl_) std::fprintf(stderr, "rnnlab: warning: writing '%s' failed: %s\n", jsonl_path_.c_str(), std::strerror(errno));
+  if (!tracker_ || tracker_lost_) return;
   try {
     tracker_->finish(tracking::parse_run_status(status), error);
   } catch (const std::exception& e) {

@@ -3,11 +3,18 @@
 // writes; on other ranks every call is a no-op, so the loop needs no rank checks.
 //
 // Failure: an unwritable output directory or database throws std::runtime_error at
-// construction, before training starts. finish() never throws (it runs on error paths).
+// construction, before training starts; a failed write to metrics.jsonl (a full disk)
+// throws std::runtime_error naming the file from metric()/flush(). A tracker run deleted
+// while it trains (`rnnlab runs delete --force`) is warned about once on stderr; the
+// training goes on with metrics.jsonl only. finish() never throws (it runs on error paths).
+//
+// Resume: metrics.jsonl keeps the points up to the checkpoint's step (rewritten
+// atomically), so the points the resumed training logs again appear once.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <exception>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -47,8 +54,13 @@ class RunLog {
   void finish(const std::string& status, const std::string& error) noexcept;
 
  private:
+  void check_jsonl();
+  void lose_tracker(const std::exception& why);
+
   bool active_;
   std::atomic<bool> finished_{false};  // finish() may come from the watchdog's thread
+  std::atomic<bool> tracker_lost_{false};  // its run was deleted: log to metrics.jsonl only
+  std::string jsonl_path_;
   std::ofstream jsonl_;
   std::unique_ptr<tracking::Tracker> tracker_;
   std::string tracker_path_;

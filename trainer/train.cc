@@ -23,6 +23,7 @@
 #include "trainer/collectives.h"
 #include "trainer/data/task_data.h"
 #include "trainer/engine.h"
+#include "trainer/gradient_norms.h"
 #include "trainer/model.h"
 #include "trainer/objective.h"
 #include "trainer/optim.h"
@@ -55,41 +56,6 @@ class StopSignals {
  private:
   static constexpr std::array<int, 4> kSignals = {SIGINT, SIGTERM, SIGHUP, SIGUSR1};
   std::array<void (*)(int), 4> old_{};
-};
-
-// Per-layer gradient norms, averaged over the steps of an epoch.
-class GradientNorms {
- public:
-  explicit GradientNorms(const Model& model) {
-    for (const auto& segment : model.segments()) {
-      if (groups_.empty() || groups_.back().name != segment.group) groups_.push_back({segment.group, {}, 0});
-      groups_.back().ranges.push_back({segment.offset, segment.size()});
-    }
-  }
-  // One sum of squared gradients per group, in group order (Engine::gradient_group_square_sums).
-  void accumulate(const std::vector<double>& group_square_sums) {
-    for (size_t g = 0; g < groups_.size(); ++g) groups_[g].norm_sum += std::sqrt(group_square_sums.at(g));
-    ++steps_;
-  }
-  // {"grad_norm/rnn.l0": mean norm, ...}; resets.
-  std::map<std::string, double> take() {
-    std::map<std::string, double> out;
-    for (auto& group : groups_) {
-      if (steps_ > 0) out["grad_norm/" + group.name] = group.norm_sum / double(steps_);
-      group.norm_sum = 0;
-    }
-    steps_ = 0;
-    return out;
-  }
-
- private:
-  struct Group {
-    std::string name;
-    std::vector<std::pair<int64_t, int64_t>> ranges;
-    double norm_sum;
-  };
-  std::vector<Group> groups_;
-  int64_t steps_ = 0;
 };
 
 // Test hooks for tests/dist/train_* (not for users; inert unless set, read once per run).
@@ -170,8 +136,9 @@ class Trainer {
 
   TrainResult run() {
     const auto start = Clock::now();
+    GradientNorms norms(*model_);
     ResumePoint resume_point;
-    if (options_.resume) resume_point = restore();
+    if (options_.resume) resume_point = restore(norms);
     RunLog log(config_, is_root(), collectives_->size(), std::string(engine_->backend()),
                options_.resume ? &resume_point : nullptr);
     result_.run_id = log.run_id();
@@ -186,8 +153,8 @@ class Trainer {
                    config_.data.dataset.c_str(), static_cast<long long>(steps_per_epoch_),
                    static_cast<long long>(total_steps_));
     }
-    ProgressReporter progress(total_steps_, config_.output.log_every_seconds, is_root() && !options_.quiet);
-    GradientNorms norms(*model_);
+    ProgressReporter progress(total_steps_, config_.output.log_every_seconds, is_root() && !options_.quiet,
+                              throughput_unit());
     StopSignals signals;
     std::string status = "finished";
     try {
@@ -217,6 +184,7 @@ class Trainer {
 
  private:
   bool is_root() const { return collectives_->rank() == 0; }
+  const char* throughput_unit() const { return info_.regression ? "seq/s" : "tok/s"; }
 
   void dump_params() {
     engine_->sync_to_host();
@@ -279,7 +247,11 @@ class Trainer {
         epoch_sums.add(sums);
         result_.train_losses.push_back(loss);
 
-        const int64_t tokens = batch.global_steps > 0 ? batch.global_steps : batch.seq_len * int64_t(batch.batch_size) * collectives_->size();
+        // Numeric tasks (forecast, adding) have no tokens: they count sequences. A padded batch
+        // counts its valid steps only (global_steps).
+        const int64_t tokens = info_.regression ? int64_t(batch.batch_size) * collectives_->size()
+                               : batch.global_steps > 0 ? batch.global_steps
+                                                        : batch.seq_len * int64_t(batch.batch_size) * collectives_->size();
         epoch_tokens += tokens;
         progress.step(epoch_ + 1, step_, loss, tokens);
         log.metric("train_loss", step_, loss);
@@ -304,7 +276,7 @@ class Trainer {
         // checkpoint (and the test evaluation); a resume of this checkpoint trains no further.
         if (stop == "early_stopped") stopped_early_ = true;
         if (stop == "early_stopped" || last_step) restore_best_params();
-        if (checkpoint_now || stopping || last_step) save(log, batch_in_epoch_ + 1 == int64_t(batches.size()));
+        if (checkpoint_now || stopping || last_step) save(log, norms, batch_in_epoch_ + 1 == int64_t(batches.size()));
         if (!stop.empty()) return stop;
         if (stopping) return "killed";
       }
@@ -323,11 +295,13 @@ class Trainer {
     for (const auto& [key, value] : norms.take()) log.metric(key, step_, value);
     const double seconds = std::chrono::duration<double>(Clock::now() - epoch_start).count();
     log.metric("epoch", step_, double(epoch_ + 1));
-    log.metric("tokens_per_s", step_, double(epoch_tokens) / std::max(seconds, 1e-9));
-    progress.line("epoch " + std::to_string(epoch_ + 1) + "/" + std::to_string(config_.train.epochs) + "  step " +
+    log.metric(info_.regression ? "sequences_per_s" : "tokens_per_s", step_, double(epoch_tokens) / std::max(seconds, 1e-9));
+    // The epochs this run will train: train.max_steps may end it before train.epochs.
+    const int64_t epochs = (total_steps_ + steps_per_epoch_ - 1) / steps_per_epoch_;
+    progress.line("epoch " + std::to_string(epoch_ + 1) + "/" + std::to_string(epochs) + "  step " +
                   std::to_string(step_) + "  train " + format_metrics(train_metrics) + "  val " +
                   format_metrics(val) + "  (" + format_count(double(epoch_tokens) / std::max(seconds, 1e-9)) +
-                  " tok/s, " + format_duration(seconds) + ")");
+                  " " + throughput_unit() + ", " + format_duration(seconds) + ")");
     if (options_.on_validation && !options_.on_validation(step_, val)) return "pruned";
     if (!early_metric_.empty()) {
       const std::string key = early_metric_.rfind("val_", 0) == 0 ? early_metric_.substr(4) : early_metric_;
@@ -377,7 +351,7 @@ class Trainer {
 
   // ---- checkpoints -------------------------------------------------------------------
 
-  void save(RunLog& log, bool epoch_done) {
+  void save(RunLog& log, const GradientNorms& norms, bool epoch_done) {
     if (!is_root()) return;
     engine_->sync_to_host();
     if (!epoch_done) engine_->sync_carried_to_host(carried_);  // the GPU keeps it on the device
@@ -404,13 +378,14 @@ class Trainer {
     meta["carried_batch"] = carried_.batch;
     meta["optimizer"] = {{"name", std::string(optimizer_->name())}, {"step_count", optimizer_->step_count()}};
     meta["early_stopping"] = {{"best", best_}, {"since_best", since_best_}, {"stopped", stopped_early_}};
+    meta["gradient_norms"] = norms.state();
     if (log.run_id() > 0) meta["tracker"] = {{"path", log.tracker_path()}, {"run_id", log.run_id()}};
     std::filesystem::create_directories(config_.output.dir);
     save_checkpoint(checkpoint_path(config_), refs, meta);
   }
 
   // Returns where the tracker run picks up.
-  ResumePoint restore() {
+  ResumePoint restore(GradientNorms& norms) {
     // Rank 0 reads the file and broadcasts its bytes, so every rank restores rank 0's
     // parameters and optimizer state (other hosts need not see rank 0's file system). A
     // file rank 0 cannot read stops every rank with rank 0's message.
@@ -447,6 +422,7 @@ class Trainer {
     if (early.contains("best") && early["best"].is_number()) best_ = early["best"].get<double>();
     since_best_ = early.value("since_best", 0);
     stopped_early_ = early.value("stopped", false);
+    norms.restore(meta.value("gradient_norms", json()), checkpoint.path);
     best_params_.clear();
     if (config_.train.early_stopping.restore_best) {
       if (checkpoint.find("early_stopping.best_params")) {

@@ -171,8 +171,11 @@ MpiCommunicator::MpiCommunicator(const CommunicatorOptions& options)
     std::vector<ProcessIdentity> identities(static_cast<std::size_t>(size_));
     RNNLAB_MPI(MPI_Allgather(&self, sizeof self, MPI_BYTE, identities.data(), sizeof self, MPI_BYTE, comm_));
     peers_ = PeerLiveness(rank_, identities);
-    Watchdog::DeadPeer dead_peer;
-    if (!peers_.visible_ranks().empty()) dead_peer = [this] { return peers_.dead_peer(); };
+    Watchdog::DeadPeer dead_peer, stuck_peers;
+    if (!peers_.visible_ranks().empty()) {
+      dead_peer = [this] { return peers_.dead_peer(); };
+      stuck_peers = [this] { return peers_.stuck_peers(); };
+    }
     watchdog_ = std::make_unique<Watchdog>(
         timeout_seconds_, rank_,
         [this](const std::string& message) {
@@ -182,7 +185,7 @@ MpiCommunicator::MpiCommunicator(const CommunicatorOptions& options)
           MPI_Abort(MPI_COMM_WORLD, 1);
           std::_Exit(1);
         },
-        std::move(dead_peer));
+        std::move(dead_peer), std::move(stuck_peers));
   }
   if (progress_ == Progress::thread) progress_thread_ = std::thread([this] { progress_loop(); });
 }

@@ -7,6 +7,7 @@
 //   nan       reports a NaN loss through check_all_ok(): every rank throws RankFailure
 //   kill      raises SIGKILL on itself
 //   stall     sleeps forever before the step's all-reduce: the others' watchdog fires
+//   stop      stops itself (SIGSTOP) there: the others' watchdog fires, naming it
 //   exit      calls _exit(3) without finalising MPI
 // Usage: dist_fault_program MODE [--rank R] [--timeout SECONDS] [--steps N] [--progress P]
 #include <signal.h>
@@ -64,6 +65,7 @@ void run_steps(dist::Communicator& comm, const Args& args) {
       if (args.mode == "throw" || args.mode == "uncaught") throw std::runtime_error("injected exception in backward");
       if (args.mode == "kill") raise(SIGKILL);
       if (args.mode == "stall") sleep(100000);
+      if (args.mode == "stop") raise(SIGSTOP);  // mpirun's SIGKILL ends it when the job aborts
       if (args.mode == "exit") _exit(3);
     }
     // "Backward": the last tensor's gradients are final first.

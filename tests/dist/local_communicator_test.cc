@@ -171,28 +171,48 @@ TEST(GradientBucketer, RejectsBadRangesAndDoubleMarks) {
   EXPECT_THROW(bucketer.ready(0, 10), std::invalid_argument);
 }
 
-// A child process stands in for rank 1: visible (same boot and pid namespace), alive
-// until killed, then reported dead by rank and pid, also as a zombie not yet reaped.
-TEST(PeerLiveness, NamesAPeerWhoseProcessIsGone) {
-  const pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    pause();
-    _exit(0);
+// A child process that waits for a signal stands in for rank 1; identities_ are rank 0's
+// (this process) and the child's as they would all-gather them: ours with its pid and
+// start time (/proc/<pid>/stat field 22).
+class PeerLivenessTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    child_ = fork();
+    if (child_ == 0) {
+      pause();
+      _exit(0);
+    }
+    ASSERT_GE(child_, 0);
+    identities_ = {this_process_identity(), this_process_identity()};
+    identities_[1].pid = child_;
+    identities_[1].start_time = 0;
+    std::ifstream stat("/proc/" + std::to_string(child_) + "/stat");
+    std::string text;
+    ASSERT_TRUE(std::getline(stat, text));
+    std::istringstream fields(text.substr(text.rfind(')') + 2));
+    std::string field;
+    for (int index = 3; index <= 22 && fields >> field; ++index)
+      if (index == 22) identities_[1].start_time = std::strtoull(field.c_str(), nullptr, 10);
+    ASSERT_NE(identities_[1].start_time, 0u);
   }
-  // The child's identity as it would all-gather it: ours with its pid and start time
-  // (/proc/<pid>/stat field 22).
-  std::vector<ProcessIdentity> identities{this_process_identity(), this_process_identity()};
-  identities[1].pid = child;
-  identities[1].start_time = 0;
-  std::ifstream stat("/proc/" + std::to_string(child) + "/stat");
-  std::string text;
-  ASSERT_TRUE(std::getline(stat, text));
-  std::istringstream fields(text.substr(text.rfind(')') + 2));
-  std::string field;
-  for (int index = 3; index <= 22 && fields >> field; ++index)
-    if (index == 22) identities[1].start_time = std::strtoull(field.c_str(), nullptr, 10);
-  ASSERT_NE(identities[1].start_time, 0u);
+  void TearDown() override {
+    if (child_ <= 0) return;
+    kill(child_, SIGKILL);
+    waitpid(child_, nullptr, 0);
+  }
+  std::string described() const {
+    return "rank 1 (host " + std::string(identities_[1].host) + " pid " + std::to_string(child_) + ")";
+  }
+
+  pid_t child_ = -1;
+  std::vector<ProcessIdentity> identities_;
+};
+
+// The child is visible (same boot and pid namespace), alive until killed, then reported
+// dead by rank and pid, also as a zombie not yet reaped.
+TEST_F(PeerLivenessTest, NamesAPeerWhoseProcessIsGone) {
+  const pid_t child = child_;
+  const std::vector<ProcessIdentity>& identities = identities_;
   const PeerLiveness liveness(0, identities);
   ASSERT_EQ(liveness.visible_ranks(), std::vector<int>{1});
   EXPECT_EQ(liveness.dead_peer(), "");
@@ -207,9 +227,58 @@ TEST(PeerLiveness, NamesAPeerWhoseProcessIsGone) {
   kill(child, SIGKILL);
   // Dead but not reaped: a zombie counts as gone.
   for (int i = 0; i < 200 && liveness.dead_peer().empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  EXPECT_EQ(liveness.dead_peer(), "rank 1 (host " + std::string(identities[1].host) + " pid " + std::to_string(child) + ")");
+  EXPECT_EQ(liveness.dead_peer(), described());
   waitpid(child, nullptr, 0);
+  child_ = -1;  // reaped: its pid may be reused, TearDown must not signal it
   EXPECT_NE(liveness.dead_peer(), "");  // reaped: no such process
+}
+
+// A stopped peer (SIGSTOP) cannot arrive at any collective: named as such, and no longer
+// once it runs again. A waiting (sleeping) one is not.
+TEST_F(PeerLivenessTest, NamesAStoppedPeer) {
+  const pid_t child = child_;
+  const PeerLiveness liveness(0, identities_);
+  EXPECT_EQ(liveness.stuck_peers(), "");
+  kill(child, SIGSTOP);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, WUNTRACED), child);
+  ASSERT_TRUE(WIFSTOPPED(status));
+  EXPECT_EQ(liveness.stuck_peers(),
+            described() + " did not arrive: its process is stopped (SIGSTOP, a suspended job or a debugger)");
+  EXPECT_EQ(liveness.dead_peer(), "");  // stopped is not dead
+  kill(child, SIGCONT);
+  for (int i = 0; i < 200 && !liveness.stuck_peers().empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(liveness.stuck_peers(), "");
+}
+
+// Up to 3 s for the watchdog to fire.
+void wait_for_a_message(std::mutex& mutex, const std::vector<std::string>& messages) {
+  for (int i = 0; i < 300; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::lock_guard<std::mutex> lock(mutex);
+    if (!messages.empty()) return;
+  }
+}
+
+TEST(Watchdog, ATimeoutNamesThePeerThatCannotArrive) {
+  std::mutex mutex;
+  std::vector<std::string> messages;
+  {
+    Watchdog watchdog(
+        0.2, 0,
+        [&](const std::string& message) {
+          std::lock_guard<std::mutex> lock(mutex);
+          messages.push_back(message);
+        },
+        {}, [] { return std::string("rank 2 (host h pid 9) did not arrive: its process is stopped"); });
+    watchdog.begin("all_gather", {}, 256, "bytes");
+    wait_for_a_message(mutex, messages);
+    watchdog.end();
+  }
+  ASSERT_FALSE(messages.empty());
+  EXPECT_EQ(messages[0],
+            "rank 0: timed out after 0.2 s in all_gather(256 bytes): rank 2 (host h pid 9) did not arrive: its process "
+            "is stopped");
 }
 
 TEST(Watchdog, NamesADeadPeerLongBeforeTheTimeout) {
@@ -239,11 +308,7 @@ TEST(Watchdog, NamesADeadPeerLongBeforeTheTimeout) {
       EXPECT_TRUE(messages.empty());
     }
     watchdog.begin("all_reduce", {0, 3}, 10);
-    for (int i = 0; i < 300; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      std::lock_guard<std::mutex> lock(mutex);
-      if (!messages.empty()) break;
-    }
+    wait_for_a_message(mutex, messages);
     watchdog.end();
   }
   ASSERT_FALSE(messages.empty());

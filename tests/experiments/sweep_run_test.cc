@@ -205,7 +205,7 @@ TEST_F(SweepRunTest, ResumeAfterSigkillGivesTheUninterruptedTable) {
 
   const pid_t resumed = start_rnnlab({"sweep", path, "--resume"}, log);
   ASSERT_EQ(wait_exit(resumed), 0) << std::ifstream(log).rdbuf();
-  // Every trial finished once; the interrupted attempt is marked killed.
+  // Every trial finished once (an interrupted trial continued in its own run).
   const auto runs = runs_by_trial(spec);
   EXPECT_EQ(runs.size(), 8u);
   for (const auto& [id, run] : runs) EXPECT_EQ(run.run.status, "finished") << id;

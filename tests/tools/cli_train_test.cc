@@ -153,7 +153,7 @@ TEST(CliTrain, DivergenceExitsNonZeroNamingTheStepAndKeepsTheCheckpoint) {
   const std::string path = folder.file("run/checkpoint.safetensors");
   if (std::filesystem::exists(path)) {
     EXPECT_NO_THROW(rnnlab::trainer::load_checkpoint(path));
-    const CliRun generate = rnnlab("generate run --length 5", folder);
+    const CliRun generate = rnnlab("generate run --prime 'the ' --length 5", folder);  // no capitals in the text
     EXPECT_EQ(generate.code, 0) << generate.output;
   }
 }
@@ -227,6 +227,14 @@ TEST(CliGenerate, ClassifyCheckpointIsRefusedClearly) {
   const CliRun run = rnnlab("generate run", folder);
   EXPECT_EQ(run.code, 2) << run.output;
   EXPECT_TRUE(contains(run.output, "language_model")) << run.output;
+}
+
+TEST(CliGenerate, HelpShowsTheDefaults) {
+  TempFolder folder;
+  const CliRun run = rnnlab("generate --help", folder);
+  EXPECT_EQ(run.code, 0) << run.output;
+  for (const char* shown : {"--prime TEXT=The ", "--length INT=300", "--temperature FLOAT=1", "--top-k INT=0", "--seed UINT=0"})
+    EXPECT_TRUE(contains(run.output, shown)) << shown << "\n" << run.output;
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 
 #include "tests/tracking/fixture.h"
 #include "tools/cli/commands.h"
+#include "tools/cli/runs.h"
 #include "tracking/store.h"
 
 namespace rnnlab::tracking {
@@ -103,19 +104,42 @@ TEST_F(RunsCli, BestTableAndJson) {
   EXPECT_EQ(json[0]["name"], "rnn_tanh-10-s1");
   EXPECT_NEAR(json[0]["val_loss.last"].get<double>(), testing::fixture_loss(2, 10, 1, 9), 1e-12);
   EXPECT_EQ(json[0]["step"], 9);
-  run({"best", "-m", "no_such_metric"});
+  run({"best", "-m", "val_loss", "--where", "params.model.layers > 99"});
   EXPECT_EQ(exit_code, 1);  // nothing to rank
+}
+
+// A metric no run has: an error naming it and listing the metrics there are (exit 2 from
+// main), for every command that would print an empty table.
+TEST_F(RunsCli, AMetricNoRunHasIsAnErrorListingTheOnesThatExist) {
+  const std::vector<std::vector<std::string>> commands = {
+      {"best", "-m", "val_los"},
+      {"pivot", "-r", "model.cell", "-m", "val_los"},
+      {"list", "--where", "metrics.val_los < 1"},
+      {"list", "--columns", "metrics.val_los.best"},
+      {"best", "-m", "train_loss", "--experiment", "other"}};
+  for (const auto& command : commands) {
+    try {
+      run(command);
+      ADD_FAILURE() << command[0] << ": no error";
+    } catch (const std::invalid_argument& error) {
+      const std::string message = error.what();
+      EXPECT_NE(message.find("has logged it (metrics: "), std::string::npos) << message;
+      EXPECT_NE(message.find("val_loss"), std::string::npos) << message;
+    }
+  }
 }
 
 TEST_F(RunsCli, PivotWideTableAndLongCsv) {
   std::string table = run({"pivot", "--rows", "model.cell", "--cols", "model.layers", "--metric",
                            "val_loss", "--experiment", "sweep"});
   auto rows = lines(table);
-  ASSERT_EQ(rows.size(), 6u) << table;  // caption, header, rule, 3 cells
-  EXPECT_NE(rows[1].find("model.layers=1"), std::string::npos);
-  EXPECT_LT(rows[1].find("model.layers=2"), rows[1].find("model.layers=10"));  // numeric order
-  EXPECT_EQ(rows[3].rfind("gru", 0), 0u);
-  EXPECT_NE(rows[4].find("0.2105 ± 0.00071 (n=2) *"), std::string::npos) << table;
+  ASSERT_EQ(rows.size(), 7u) << table;  // caption, the column key's values, row key, rule, 3 cells
+  EXPECT_NE(rows[0].find("mean ± std over 2 runs each"), std::string::npos) << table;
+  EXPECT_EQ(rows[1].rfind("model.layers", 0), 0u) << table;
+  EXPECT_LT(rows[1].find(" 2 "), rows[1].find(" 10"));  // numeric order
+  EXPECT_EQ(rows[2], "model.cell");
+  EXPECT_EQ(rows[4].rfind("gru", 0), 0u);
+  EXPECT_NE(rows[5].find("0.2105 ± 0.00071 *"), std::string::npos) << table;
 
   std::string csv = run({"pivot", "-r", "model.cell", "-c", "model.layers", "-m", "val_loss",
                          "-e", "sweep", "--format", "csv"});
@@ -123,6 +147,39 @@ TEST_F(RunsCli, PivotWideTableAndLongCsv) {
   ASSERT_EQ(csv_rows.size(), 10u) << csv;
   EXPECT_EQ(csv_rows[0], "model.cell,model.layers,n,mean,std,min,max");
   EXPECT_EQ(csv_rows[1].substr(0, 10), "gru,1,2,0.");
+}
+
+// Two column keys: one header line per key, values spanning their group, so a cell is as
+// wide as its number, not as "model.layers=1,train.seed=0".
+TEST_F(RunsCli, PivotOfTwoColumnKeysHasAHeaderLinePerKey) {
+  std::string table = run({"pivot", "-r", "model.cell", "-c", "model.layers,train.seed", "-m", "val_loss",
+                           "-e", "sweep"});
+  auto rows = lines(table);
+  ASSERT_EQ(rows.size(), 8u) << table;  // caption, 2 key lines, row key, rule, 3 cells
+  EXPECT_NE(rows[0].find("one run each"), std::string::npos) << table;
+  EXPECT_EQ(rows[1].rfind("model.layers", 0), 0u) << table;
+  EXPECT_EQ(rows[2].rfind("train.seed", 0), 0u) << table;
+  // Each layers value once (spanning its two seeds); each seed under every layers value.
+  for (const char* value : {" 1 ", " 2 ", " 10"}) {
+    const size_t at = rows[1].find(value);
+    EXPECT_NE(at, std::string::npos) << value << "\n" << table;
+    EXPECT_EQ(rows[1].find(value, at + 1), std::string::npos) << value << "\n" << table;
+  }
+  size_t seeds = 0;
+  for (size_t at = rows[2].find(" 0 "); at != std::string::npos; at = rows[2].find(" 0 ", at + 1)) ++seeds;
+  EXPECT_EQ(seeds, 3u) << table;
+  // One run per cell: the value alone, no "± 0".
+  EXPECT_EQ(table.find("± 0 "), std::string::npos) << table;
+  EXPECT_EQ(table.find("(n="), std::string::npos) << table;
+  for (const auto& row : rows) EXPECT_LE(row.size(), 100u) << row;
+}
+
+TEST_F(RunsCli, PlotLabelsCurvesByWhatSetsTheRunsApart) {
+  Store store(dir_->file("fixture.db"));
+  const std::vector<RunDetails> runs = {store.run_details(1), store.run_details(10)};
+  EXPECT_EQ(cli::runs::curve_labels(runs),
+            (std::vector<std::string>{"lstm, layers=1, lr=0.001, seed=0 (#1)", "gru, layers=2, lr=0.002, seed=1 (#10)"}));
+  EXPECT_EQ(cli::runs::curve_labels({store.run_details(1)}), std::vector<std::string>{"lstm-1-s0 (#1)"});
 }
 
 TEST_F(RunsCli, CompareShowsDifferingParamsAndMetrics) {
@@ -185,6 +242,21 @@ TEST_F(RunsCli, ShowJsonTagDelete) {
   EXPECT_EQ(run({"delete", "--where", "params.model.cell = 'gru'", "--yes"}, db), "deleted 6 runs\n");
   EXPECT_EQ(run({"delete", "1", "lstm-1-s1"}, db), "deleted 2 runs\n");
   EXPECT_EQ(store.list_runs({}).size(), 11u);
+
+  // A run still training is deleted only with --force.
+  Tracker tracker(db);
+  RunInfo info;
+  info.name = "training";
+  const int64_t id = tracker.start_run(info);
+  try {
+    run({"delete", "training"}, db);
+    ADD_FAILURE() << "a running run was deleted";
+  } catch (const std::invalid_argument& error) {
+    EXPECT_NE(std::string(error.what()).find("run " + std::to_string(id) + " 'training' is still running"),
+              std::string::npos)
+        << error.what();
+  }
+  EXPECT_EQ(run({"delete", "training", "--force"}, db), "deleted 1 run\n");
 }
 
 TEST_F(RunsCli, UserMistakesAreInvalidArgument) {

@@ -81,10 +81,11 @@ TEST(Tracker, WritesRunParamsSummaryTagsArtifacts) {
   EXPECT_EQ(loss.last_value, 4.0);
   EXPECT_EQ(loss.min_value, 0.25);  // the replacing value; NaN never counts
   EXPECT_EQ(loss.min_step, 20);
-  // The summary folds values in as they are written: a replaced value stays the max.
-  EXPECT_EQ(loss.max_value, 5.0);
-  EXPECT_EQ(loss.max_step, 20);
-  EXPECT_EQ(loss.count, 7);
+  // The summary describes the points as they are now: the replaced 5.0 is gone, and the
+  // step logged twice counts once.
+  EXPECT_EQ(loss.max_value, 4.0);
+  EXPECT_EQ(loss.max_step, 50);
+  EXPECT_EQ(loss.count, 6);
   std::vector<MetricPoint> history = store.metric_history(run_id, "loss");
   ASSERT_EQ(history.size(), 6u);
   EXPECT_EQ(history[2].step, 20);

@@ -1,6 +1,6 @@
 // Task data and batching through make_task_data, on small fixtures: BPTT stream
 // continuity, equal-length buckets, sharding (disjoint, covering, equal batch counts),
-// seeded order, padding, forecast normalisation and baselines, synthetic tasks.
+// seeded order, padding, forecast normalisation and baselines, synthetic tasks, empty files.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -450,6 +450,29 @@ TEST_F(BatchingTest, ErrorsNameTheFileLineOrKey) {
     EXPECT_NE(std::string(error.what()).find("run `rnnlab data fetch pang_lee`"), std::string::npos) << error.what();
   }
   unsetenv("RNNLAB_DATA");
+}
+
+
+// An empty data file is named as empty, not blamed on data.val_fraction/test_fraction.
+TEST_F(BatchingTest, AnEmptyDataFileIsSaidToBeEmpty) {
+  for (const auto& [task, name] : {std::pair<std::string, std::string>{"language_model", "empty.txt"},
+                                   {"classify", "empty.tsv"},
+                                   {"tag", "empty_tagged.txt"}, {"forecast", "empty.csv"}}) {
+    Config config = file_config(task, name, "");
+    config.data.val_fraction = 0.1;
+    try {
+      make_task_data(config);
+      ADD_FAILURE() << task << ": no error for an empty file";
+    } catch (const std::invalid_argument& e) {
+      const std::string message = e.what();
+      // The text reader's empty stream ("is empty"); the other readers' own "holds no ...".
+      const std::string named = "data file '" + config.data.path + "' ";
+      EXPECT_TRUE(message.find(named + "is empty") != std::string::npos ||
+                  message.find(named + "holds no") != std::string::npos)
+          << message;
+      EXPECT_EQ(message.find("val_fraction"), std::string::npos) << message;
+    }
+  }
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // Text generation from a tiny trained language model: a seed reproduces a sample, another
-// seed changes it, top-k = 1 is greedy whatever the seed, and bad checkpoints (another
-// task, truncated, missing) are errors that name the file.
+// seed changes it, top-k = 1 is greedy whatever the seed, unknown prime characters are
+// named, and bad checkpoints (another task, truncated, missing) are errors that name the file.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -84,32 +84,59 @@ TEST_F(Generate, BadOptionsAreUserErrors) {
   EXPECT_THROW(generate_text(*lm_path_, options), std::invalid_argument);
 }
 
-TEST(GenerateErrors, NonLanguageModelCheckpointIsRefused) {
-  TempFolder folder;
-  Config config = tiny_config("classify", folder);
-  config.train.max_steps = 2;
+// generate.h: at character level a prime character the training text never had is an
+// error naming it and its position; at word level an unknown word becomes <unk>.
+TEST_F(Generate, UnknownPrimeCharactersAreNamedWithTheirPositions) {
+  GenerateOptions options = sample(1);
+  options.prime = "the Zebra#";
+  try {
+    generate_text(*lm_path_, options);
+    FAIL() << "a prime with unknown characters generated text";
+  } catch (const std::invalid_argument& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find("'Z' at character 5"), std::string::npos) << message;
+    EXPECT_NE(message.find("'b' at character 7"), std::string::npos) << message;
+    EXPECT_NE(message.find("'#' at character 10"), std::string::npos) << message;
+    EXPECT_EQ(message.find("'e' at"), std::string::npos) << message;  // known characters are not listed
+  }
+}
+
+// The checkpoint of a `max_steps` training of tiny_config(task) in `folder`.
+std::string train_tiny(const std::string& task, const TempFolder& folder, int64_t max_steps) {
+  Config config = tiny_config(task, folder);
+  config.train.max_steps = max_steps;
   TrainOptions options;
   options.quiet = true;
   train(config, options);
+  return checkpoint_path(config);
+}
+
+TEST(GenerateWords, UnknownWordsBecomeUnk) {
+  TempFolder folder;
+  GenerateOptions options;
+  options.prime = "the zebra";
+  options.length = 3;
+  const std::string text = generate_text(train_tiny("language_model_word", folder, 3), options);
+  EXPECT_EQ(text.rfind("the <unk>", 0), 0u) << text;
+}
+
+TEST(GenerateErrors, NonLanguageModelCheckpointIsRefused) {
+  TempFolder folder;
+  const std::string path = train_tiny("classify", folder, 2);
   try {
-    generate_text(checkpoint_path(config), GenerateOptions{});
+    generate_text(path, GenerateOptions{});
     FAIL() << "a classify checkpoint generated text";
   } catch (const std::invalid_argument& error) {
     const std::string message = error.what();
     EXPECT_NE(message.find("language_model"), std::string::npos) << message;
     EXPECT_NE(message.find("classify"), std::string::npos) << message;
-    EXPECT_NE(message.find(checkpoint_path(config)), std::string::npos) << message;
+    EXPECT_NE(message.find(path), std::string::npos) << message;
   }
 }
 
 TEST(GenerateErrors, TruncatedOrMissingCheckpointNamesTheFile) {
   TempFolder folder;
-  Config config = tiny_config("language_model", folder);
-  config.train.max_steps = 2;
-  TrainOptions options;
-  options.quiet = true;
-  train(config, options);
-  const std::string path = checkpoint_path(config);
+  const std::string path = train_tiny("language_model", folder, 2);
   const std::uintmax_t size = std::filesystem::file_size(path);
   for (const std::uintmax_t keep : {size - 1, size / 2, std::uintmax_t(12), std::uintmax_t(0)}) {
     std::filesystem::resize_file(path, keep);

@@ -96,6 +96,7 @@ void add_runs_command(CLI::App& app, Commands& commands) {
   add_scope(remove);
   remove->add_option("runs", o.refs, "Run ids or names");
   remove->add_flag("--yes", o.yes, "Confirm deleting every run --where/--experiment selects");
+  remove->add_flag("--force", o.force, "Delete runs that are still running too");
 
   CLI::App* tag = runs->add_subcommand("tag", "Set (KEY=VALUE) or remove (--remove KEY) tags of a run");
   add_common(tag);

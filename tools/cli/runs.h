@@ -9,6 +9,11 @@
 
 #include <nlohmann/json.hpp>
 
+namespace rnnlab::tracking {
+class Store;
+struct RunDetails;
+}  // namespace rnnlab::tracking
+
 namespace rnnlab::cli::runs {
 
 enum class Format { table, csv, json };
@@ -23,7 +28,10 @@ struct Table {
 
 // table: aligned columns (numbers right-aligned) under a header and a rule;
 // csv: RFC 4180 with a header line; json: an array of objects keyed by column.
-void print(const Table& table, Format format, std::ostream& out);
+// header_rows (table format only): lines printed above the column names, one string per
+// column (blank cells for a label that spans the columns to its right).
+void print(const Table& table, Format format, std::ostream& out,
+           const std::vector<std::vector<std::string>>& header_rows = {});
 std::string cell_text(const nlohmann::json& cell);
 std::string format_time(double unix_seconds);  // "2026-11-22 05:24:18" (UTC)
 
@@ -37,7 +45,7 @@ struct Options {
   int64_t limit = 0;
   std::vector<std::string> columns, refs, rows, cols, remove;
   std::string metric;
-  bool all = false, history = false, yes = false;
+  bool all = false, history = false, yes = false, force = false;
   std::string output;
 };
 
@@ -51,6 +59,19 @@ int export_runs(const Options& options, std::ostream& out);
 int delete_runs(const Options& options, std::ostream& out);
 int tag(const Options& options, std::ostream& out);
 
+// The params of `runs` that differ between them (every param with `all`), in key order over
+// the union of their keys: values[i] is runs[i]'s (null when it lacks the key; numbers as
+// numbers). `runs compare` prints them; `runs plot` labels its curves with them.
+struct ParamValues {
+  std::string key;
+  std::vector<nlohmann::json> values;
+};
+std::vector<ParamValues> differing_params(const std::vector<tracking::RunDetails>& runs, bool all = false);
+
+// A metric no run (of `experiment`, when given) has logged is std::invalid_argument saying
+// so and listing the metrics that exist, instead of an empty table.
+void require_metric(tracking::Store& store, const std::string& metric, const std::string& experiment);
+
 struct PlotRequest {
   std::vector<std::string> run_refs;
   std::vector<std::string> metrics;
@@ -58,7 +79,12 @@ struct PlotRequest {
   std::string title;
   bool log_y = false;
 };
+// Curves are labelled curve_labels(runs).
 void plot(const std::string& db_path, const PlotRequest& request);
+// "lstm, layers=2, bidirectional (#14)": what sets each run apart from the others
+// (differing_params): strings by their value, true flags by their name, numbers as
+// key=value, leaving out output.*; a run that differs in nothing goes by its name.
+std::vector<std::string> curve_labels(const std::vector<tracking::RunDetails>& runs);
 
 struct BenchRequest {
   std::string db_path;  // the large database (generated when missing or regenerate)

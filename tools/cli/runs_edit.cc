@@ -120,7 +120,7 @@ int delete_runs(const Options& options, std::ostream& out) {
   if (ids.empty() && options.refs.empty() && options.where.empty() && options.experiment.empty()) {
     throw std::invalid_argument("delete: give RUNs, or --where/--experiment with --yes");
   }
-  int64_t deleted = store.delete_runs(ids);
+  int64_t deleted = store.delete_runs(ids, options.force);
   out << "deleted " << deleted << " run" << (deleted == 1 ? "" : "s") << "\n";
   return 0;
 }

@@ -61,7 +61,8 @@ size_t width(const std::string& text) {
 
 }  // namespace
 
-void print(const Table& table, Format format, std::ostream& out) {
+void print(const Table& table, Format format, std::ostream& out,
+           const std::vector<std::vector<std::string>>& header_rows) {
   if (format == Format::json) {
     nlohmann::json rows = nlohmann::json::array();
     for (const auto& row : table.rows) {
@@ -89,6 +90,15 @@ void print(const Table& table, Format format, std::ostream& out) {
   std::vector<size_t> widths(table.columns.size());
   std::vector<std::vector<std::string>> texts;
   for (size_t i = 0; i < table.columns.size(); ++i) widths[i] = width(table.columns[i]);
+  std::vector<std::vector<std::string>> headers;
+  for (const auto& header : header_rows) {
+    std::vector<std::string> line(widths.size());
+    for (size_t i = 0; i < header.size() && i < widths.size(); ++i) {
+      line[i] = header[i];
+      widths[i] = std::max(widths[i], width(line[i]));
+    }
+    headers.push_back(std::move(line));
+  }
   for (const auto& row : table.rows) {
     std::vector<std::string> line;
     for (size_t i = 0; i < row.size() && i < widths.size(); ++i) {
@@ -104,8 +114,10 @@ void print(const Table& table, Format format, std::ostream& out) {
       const std::string pad(widths[i] - width(line[i]), ' ');
       text += (i ? "  " : "") + (right ? pad + line[i] : line[i] + (i + 1 < line.size() ? pad : ""));
     }
+    text.erase(text.find_last_not_of(' ') + 1);  // a header line may end in blank cells
     out << text << "\n";
   };
+  for (const auto& line : headers) emit(line, nullptr);
   emit(table.columns, nullptr);
   std::string rule;
   for (size_t i = 0; i < widths.size(); ++i) rule += (i ? "  " : "") + std::string(widths[i], '-');

@@ -27,6 +27,28 @@ bool ends_with(const std::string& text, const std::string& suffix) {
 
 }  // namespace
 
+// What sets each run apart (runs.h); where the run wrote (output.*) says nothing of it.
+std::vector<std::string> curve_labels(const std::vector<tracking::RunDetails>& runs) {
+  std::vector<std::string> labels(runs.size());
+  for (const ParamValues& param : differing_params(runs)) {
+    if (param.key.rfind("output.", 0) == 0) continue;
+    const std::string name = param.key.substr(param.key.rfind('.') + 1);
+    for (size_t i = 0; i < runs.size(); ++i) {
+      const nlohmann::json& value = param.values[i];
+      std::string part;
+      if (value.is_string() && (value == "true" || value == "false")) part = value == "true" ? name : "";
+      else if (value.is_string()) part = value.get<std::string>();
+      else if (!value.is_null()) part = name + "=" + cell_text(value);
+      if (!part.empty()) labels[i] += (labels[i].empty() ? "" : ", ") + part;
+    }
+  }
+  for (size_t i = 0; i < runs.size(); ++i) {
+    if (labels[i].empty()) labels[i] = runs[i].run.name;
+    labels[i] += " (#" + std::to_string(runs[i].run.id) + ")";
+  }
+  return labels;
+}
+
 void plot(const std::string& db_path, const PlotRequest& request) {
   if (request.run_refs.empty()) throw std::invalid_argument("plot: give one or more RUNs");
   if (request.metrics.empty()) throw std::invalid_argument("plot: --metric is required");
@@ -40,6 +62,9 @@ void plot(const std::string& db_path, const PlotRequest& request) {
   }
   tracking::Store store(db_path);
   std::vector<int64_t> ids = store.resolve_runs(request.run_refs);
+  std::vector<tracking::RunDetails> runs;
+  for (int64_t id : ids) runs.push_back(store.run_details(id));
+  const std::vector<std::string> labels = curve_labels(runs);
 
   std::ostringstream script;
   std::vector<std::string> series;
@@ -47,7 +72,6 @@ void plot(const std::string& db_path, const PlotRequest& request) {
   int run_index = 0;
   for (int64_t id : ids) {
     ++run_index;
-    const tracking::RunRecord run = store.run_details(id).run;
     for (size_t metric_index = 0; metric_index < request.metrics.size(); ++metric_index) {
       const std::string& metric = request.metrics[metric_index];
       std::vector<tracking::MetricPoint> points = store.metric_history(id, metric);
@@ -62,7 +86,7 @@ void plot(const std::string& db_path, const PlotRequest& request) {
         }
       }
       script << "EOD\n";
-      std::string title = run.name + " (#" + std::to_string(id) + ")";
+      std::string title = labels[size_t(run_index - 1)];
       if (request.metrics.size() > 1) title += " " + metric;
       // One colour per run, one dash pattern per metric.
       series.push_back("$d" + std::to_string(block) + " using 1:2 with lines lt " +

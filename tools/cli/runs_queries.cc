@@ -45,7 +45,44 @@ std::string join(const std::vector<std::string>& parts, const char* separator) {
   return out;
 }
 
+// "mean ± std", or the one value of a single run: a spread of one run would be a fake 0.
+std::string mean_and_spread(const tracking::PivotCell& cell, bool show_n) {
+  char text[96];
+  if (cell.n == 1) std::snprintf(text, sizeof text, "%.4g%s", cell.mean, show_n ? " (n=1)" : "");
+  else if (show_n) std::snprintf(text, sizeof text, "%.4g ± %.2g (n=%lld)", cell.mean, cell.std, static_cast<long long>(cell.n));
+  else std::snprintf(text, sizeof text, "%.4g ± %.2g", cell.mean, cell.std);
+  return text;
+}
+
 }  // namespace
+
+void require_metric(tracking::Store& store, const std::string& metric, const std::string& experiment) {
+  const std::vector<std::string> keys = store.metric_keys(experiment);
+  if (std::find(keys.begin(), keys.end(), metric) != keys.end()) return;
+  const std::string runs = experiment.empty() ? "no run" : "no run of experiment '" + experiment + "'";
+  throw std::invalid_argument("metric '" + metric + "': " + runs + " has logged it (" +
+                              (keys.empty() ? std::string("no metrics logged at all") : "metrics: " + join(keys, ", ")) +
+                              ")");
+}
+
+std::vector<ParamValues> differing_params(const std::vector<tracking::RunDetails>& runs, bool all) {
+  std::set<std::string> keys;
+  for (const auto& details : runs)
+    for (const auto& p : details.params) keys.insert(p.key);
+  std::vector<ParamValues> out;
+  for (const std::string& key : keys) {
+    ParamValues param{key, {}};
+    for (const auto& details : runs) {
+      auto it = std::find_if(details.params.begin(), details.params.end(), [&](auto& p) { return p.key == key; });
+      param.values.push_back(it == details.params.end() ? json()
+                             : to_json(it->value_num).is_null() ? json(it->value_text) : to_json(it->value_num));
+    }
+    const auto& v = param.values;
+    if (all || std::any_of(v.begin(), v.end(), [&](const json& value) { return value != v[0]; }))
+      out.push_back(std::move(param));
+  }
+  return out;
+}
 
 int list(const Options& options, std::ostream& out) {
   tracking::Store store(options.db);
@@ -67,6 +104,12 @@ int list(const Options& options, std::ostream& out) {
   };
   add_fields(tracking::compile_filter(options.where, query.context).fields);
   add_fields(tracking::compile_order_by(options.order_by, query.context).fields);
+  // A metric named in --columns/--where/--order-by that no run has would give an empty
+  // column or no rows at all: say so.
+  for (const auto& column : query.columns) {
+    const tracking::FieldRef field = tracking::parse_field(column);
+    if (field.kind == "metrics") require_metric(store, field.key, options.experiment);
+  }
   Table table;
   table.columns = {"id", "experiment", "name", "status", "start (UTC)", "duration_s"};
   for (const auto& column : query.columns) table.columns.push_back(column);
@@ -184,20 +227,10 @@ int compare(const Options& options, std::ostream& out) {
   add_row("run.experiment", [&] { std::vector<json> v; for (auto& d : runs) v.push_back(d.run.experiment); return v; }(), options.all);
   add_row("run.status", [&] { std::vector<json> v; for (auto& d : runs) v.push_back(d.run.status); return v; }(), true);
   // Params: those that differ (all with --all), in key order over the union of keys.
-  std::set<std::string> param_keys, metric_keys;
-  for (const auto& details : runs) {
-    for (const auto& p : details.params) param_keys.insert(p.key);
+  for (const ParamValues& param : differing_params(runs, options.all)) add_row("params." + param.key, param.values, true);
+  std::set<std::string> metric_keys;
+  for (const auto& details : runs)
     for (const auto& m : details.metrics) metric_keys.insert(m.key);
-  }
-  for (const std::string& key : param_keys) {
-    std::vector<json> values;
-    for (const auto& details : runs) {
-      auto it = std::find_if(details.params.begin(), details.params.end(), [&](auto& p) { return p.key == key; });
-      values.push_back(it == details.params.end() ? json()
-                       : to_json(it->value_num).is_null() ? json(it->value_text) : to_json(it->value_num));
-    }
-    add_row("params." + key, values, options.all);
-  }
   // Metrics side by side: last and best (by --goal) of each.
   for (const std::string& key : metric_keys) {
     std::vector<json> last, best;
@@ -221,6 +254,7 @@ int compare(const Options& options, std::ostream& out) {
 int best(const Options& options, std::ostream& out) {
   tracking::Store store(options.db);
   const tracking::FilterContext context = context_of(options, tracking::MetricValue::best);
+  require_metric(store, options.metric, options.experiment);
   auto best_runs = store.best_runs(options.metric, context.goal, context.metric_value, options.experiment,
                                    options.where, options.limit > 0 ? options.limit : 10);
   Table table;
@@ -248,6 +282,7 @@ int pivot(const Options& options, std::ostream& out) {
   query.value = context.metric_value;
   query.experiment = options.experiment;
   query.where = options.where;
+  require_metric(store, options.metric, options.experiment);
   tracking::PivotTable result = store.pivot(query);
   const Format format = parse_format(options.format);
   Table table;
@@ -273,31 +308,46 @@ int pivot(const Options& options, std::ostream& out) {
       best_cell = &cell;
     }
   }
+  // Several column keys make a header line per key, the key's name on the left and its
+  // values above the columns (a value spans the columns it groups): the cells stay as
+  // narrow as their numbers. n goes into the caption when every cell has the same.
+  std::vector<std::vector<std::string>> header_rows;
+  bool same_n = true;
+  for (const auto& cell : result.cells) same_n &= cell.n == result.cells.front().n;
   table.columns = result.row_keys;
-  for (const auto& labels : result.col_labels) {
-    std::vector<std::string> named;
-    for (size_t i = 0; i < labels.size(); ++i) named.push_back(result.col_keys[i] + "=" + labels[i]);
-    table.columns.push_back(named.empty() ? options.metric : join(named, ","));
+  if (result.col_keys.empty()) {
+    table.columns.push_back(options.metric);
+  } else {
+    for (size_t k = 0; k < result.col_keys.size(); ++k) {
+      std::vector<std::string> header(result.row_keys.size());
+      header[0] = result.col_keys[k];
+      for (size_t c = 0; c < result.col_labels.size(); ++c) {
+        // A value spans its group: blank where it and every key above repeat the left column's.
+        const auto& labels = result.col_labels[c];
+        const bool repeats = k + 1 < result.col_keys.size() && c > 0 &&
+                             std::equal(labels.begin(), labels.begin() + long(k) + 1, result.col_labels[c - 1].begin());
+        header.push_back(repeats ? "" : labels[k]);
+      }
+      header_rows.push_back(std::move(header));
+    }
+    table.columns.resize(table.columns.size() + result.col_labels.size());
   }
   for (const auto& row_labels : result.row_labels) {
     std::vector<json> row(row_labels.begin(), row_labels.end());
     for (const auto& col_labels : result.col_labels) {
       const tracking::PivotCell* cell = result.find(row_labels, col_labels);
-      if (!cell) {
-        row.push_back(nullptr);
-        continue;
-      }
-      char text[96];
-      std::snprintf(text, sizeof text, "%.4g ± %.2g (n=%lld)%s", cell->mean, cell->std,
-                    static_cast<long long>(cell->n), cell == best_cell ? " *" : "");
-      row.push_back(text);
+      row.push_back(cell ? json(mean_and_spread(*cell, !same_n) + (cell == best_cell ? " *" : "")) : json());
     }
     table.rows.push_back(std::move(row));
   }
+  const int64_t n = result.cells.empty() ? 0 : result.cells.front().n;
   out << options.metric << " (" << (query.value == tracking::MetricValue::best ? "best" : "last")
-      << " of each run, " << (query.goal == tracking::Goal::minimize ? "min" : "max")
-      << " is better; mean ± std over runs, * = best)\n";
-  print(table, format, out);
+      << " of each run, " << (query.goal == tracking::Goal::minimize ? "min" : "max") << " is better; "
+      << (same_n && n == 1 ? std::string("one run each")
+          : same_n         ? "mean ± std over " + std::to_string(n) + " runs each"
+                           : std::string("mean ± std over n runs"))
+      << ", * = best)\n";
+  print(table, format, out, header_rows);
   return 0;
 }
 

@@ -103,11 +103,11 @@ void add_train_command(CLI::App& app, Commands& commands) {
   auto checkpoint = std::make_shared<std::string>();
   CLI::App* gen = app.add_subcommand("generate", "Sample text from a language-model checkpoint");
   gen->add_option("checkpoint", *checkpoint, "checkpoint.safetensors (or the run's output dir)")->required();
-  gen->add_option("--prime", generate->prime, "Text to start from");
-  gen->add_option("--length", generate->length, "Tokens to generate");
-  gen->add_option("--temperature", generate->temperature, "Sampling temperature (> 0)");
-  gen->add_option("--top-k", generate->top_k, "Sample from the k most likely tokens only (0 = all)");
-  gen->add_option("--seed", generate->seed, "Random seed (same seed, same text)");
+  gen->add_option("--prime", generate->prime, "Text to start from")->capture_default_str();
+  gen->add_option("--length", generate->length, "Tokens to generate")->capture_default_str();
+  gen->add_option("--temperature", generate->temperature, "Sampling temperature (> 0)")->capture_default_str();
+  gen->add_option("--top-k", generate->top_k, "Sample from the k most likely tokens only (0 = all)")->capture_default_str();
+  gen->add_option("--seed", generate->seed, "Random seed (same seed, same text)")->capture_default_str();
   gen->add_option("--backend", generate->backend, "Recurrent backend (default: the checkpoint's)");
   commands["generate"] = [generate, checkpoint] {
     std::string path = *checkpoint;

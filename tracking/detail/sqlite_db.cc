@@ -52,19 +52,39 @@ Statement& Statement::operator=(Statement&& other) noexcept {
   return *this;
 }
 
+// Every failure of a statement leaves it reset with its bindings cleared before the error is
+// thrown: a statement kept across calls (MetricWriter's) is then usable by the next call,
+// instead of answering every later bind with SQLITE_MISUSE ("bad parameter or other API
+// misuse") because it was never reset after a failed step.
+void Statement::check(int rc, const char* call) {
+  if (rc == SQLITE_OK) return;
+  fail(call, {});
+}
+
+void Statement::fail(const char* call, std::string_view sql) {
+  const std::string sql_text(sql);  // sqlite3_sql's text lives in the statement
+  ResetGuard guard{stmt_};
+  throw_sqlite(db_, call, sql_text);  // reads sqlite3_errmsg before the guard resets
+}
+
+Statement::ResetGuard::~ResetGuard() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+
 Statement& Statement::bind(int index, int64_t value) {
-  RNNLAB_SQLITE(db_, sqlite3_bind_int64(stmt_, index, value));
+  check(sqlite3_bind_int64(stmt_, index, value), "sqlite3_bind_int64");
   return *this;
 }
 
 Statement& Statement::bind(int index, double value) {
-  RNNLAB_SQLITE(db_, sqlite3_bind_double(stmt_, index, value));
+  check(sqlite3_bind_double(stmt_, index, value), "sqlite3_bind_double");
   return *this;
 }
 
 Statement& Statement::bind(int index, std::string_view value) {
-  RNNLAB_SQLITE(db_, sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()),
-                                       SQLITE_TRANSIENT));
+  check(sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT),
+        "sqlite3_bind_text");
   return *this;
 }
 
@@ -77,7 +97,7 @@ Statement& Statement::bind(int index, const SqlValue& value) {
 }
 
 Statement& Statement::bind_null(int index) {
-  RNNLAB_SQLITE(db_, sqlite3_bind_null(stmt_, index));
+  check(sqlite3_bind_null(stmt_, index), "sqlite3_bind_null");
   return *this;
 }
 
@@ -85,7 +105,7 @@ bool Statement::step() {
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  throw_sqlite(db_, "sqlite3_step", sqlite3_sql(stmt_));
+  fail("sqlite3_step", sqlite3_sql(stmt_));
 }
 
 void Statement::run() {

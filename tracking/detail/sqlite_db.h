@@ -39,7 +39,9 @@ class Statement {
   Statement& bind(int index, const SqlValue& value);
   Statement& bind_null(int index);
 
-  // Runs one step: true when a row is available, false when done.
+  // Runs one step: true when a row is available, false when done. On failure (a bind or
+  // a step) the statement is reset and its bindings cleared before the error is thrown, so
+  // it can be bound and run again.
   bool step();
   // Step through to the end (for statements without rows).
   void run();
@@ -56,6 +58,14 @@ class Statement {
   SqlValue column_value(int column) const;
 
  private:
+  // Resets the statement and clears its bindings when it goes out of scope.
+  struct ResetGuard {
+    sqlite3_stmt* stmt_;
+    ~ResetGuard();
+  };
+  void check(int rc, const char* call);
+  [[noreturn]] void fail(const char* call, std::string_view sql);
+
   sqlite3* db_ = nullptr;
   sqlite3_stmt* stmt_ = nullptr;
 };

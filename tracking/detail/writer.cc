@@ -4,6 +4,8 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <set>
+
 #include <nlohmann/json.hpp>
 
 namespace rnnlab::tracking::detail {
@@ -102,10 +104,14 @@ int64_t insert_run(Database& db, int64_t experiment_id, const RunInfo& info,
   return run_id;
 }
 
-void rebuild_summary(Database& db, int64_t run_id) {
-  db.prepare("DELETE FROM metric_summary WHERE run_id = ?").bind(1, run_id).run();
+void rebuild_summary(Database& db, int64_t run_id, const std::string* key) {
+  const std::string only_key = key ? " AND key = ?" : "";
+  Statement remove = db.prepare("DELETE FROM metric_summary WHERE run_id = ?" + only_key);
+  remove.bind(1, run_id);
+  if (key) remove.bind(2, *key);
+  remove.run();
   // min/max steps: the first step that reached the extreme, as the incremental writer keeps.
-  db.prepare(
+  Statement insert = db.prepare(
         "INSERT INTO metric_summary (run_id, key, count, last_step, last_value, min_value, "
         "min_step, max_value, max_step, wall_time) "
         "SELECT m.run_id, m.key, count(*), max(m.step), "
@@ -116,16 +122,18 @@ void rebuild_summary(Database& db, int64_t run_id) {
         "max(m.value), "
         "(SELECT step FROM metrics WHERE run_id = m.run_id AND key = m.key AND value IS NOT NULL "
         " ORDER BY value DESC, step ASC LIMIT 1), "
-        "max(m.wall_time) FROM metrics m WHERE m.run_id = ? GROUP BY m.key")
-      .bind(1, run_id)
-      .run();
+        "max(m.wall_time) FROM metrics m WHERE m.run_id = ?" + (key ? std::string(" AND m.key = ?") : "") +
+        " GROUP BY m.key");
+  insert.bind(1, run_id);
+  if (key) insert.bind(2, *key);
+  insert.run();
 }
 
 MetricWriter::MetricWriter(Database& db)
-    : insert_(db.prepare(
-          "INSERT INTO metrics (run_id, key, step, value, wall_time) VALUES (?, ?, ?, ?, ?) "
-          "ON CONFLICT (run_id, key, step) DO UPDATE SET value = excluded.value, "
-          "wall_time = excluded.wall_time")),
+    : db_(db),
+      insert_(db.prepare(
+          "INSERT OR IGNORE INTO metrics (run_id, key, step, value, wall_time) VALUES (?, ?, ?, ?, ?)")),
+      replace_(db.prepare("UPDATE metrics SET value = ?, wall_time = ? WHERE run_id = ? AND key = ? AND step = ?")),
       // SET expressions read the row as it was before the update, so each line compares
       // the batch's aggregate with the stored one.
       summary_(db.prepare(
@@ -152,12 +160,23 @@ void MetricWriter::write(int64_t run_id, const std::vector<MetricPoint>& points)
     double last_value = NAN, min_value = NAN, max_value = NAN, wall_time = 0;
   };
   std::map<std::string, Aggregate> aggregates;
+  // Keys with a step logged again: the value it replaces may have been the summary's min,
+  // max or last, and it must not count twice, so their summary is recomputed instead.
+  std::set<std::string> replaced;
   for (const MetricPoint& point : points) {
     insert_.bind(1, run_id).bind(2, point.key).bind(3, point.step);
     if (std::isnan(point.value)) insert_.bind_null(4); else insert_.bind(4, point.value);
     insert_.bind(5, point.wall_time);
     insert_.run();
     insert_.reset();
+    if (db_.changes() == 0) {  // the step is there already: replace its value
+      if (std::isnan(point.value)) replace_.bind_null(1); else replace_.bind(1, point.value);
+      replace_.bind(2, point.wall_time).bind(3, run_id).bind(4, point.key).bind(5, point.step);
+      replace_.run();
+      replace_.reset();
+      replaced.insert(point.key);
+      continue;
+    }
 
     Aggregate& a = aggregates[point.key];
     if (a.count == 0 || point.step >= a.last_step) {
@@ -180,7 +199,9 @@ void MetricWriter::write(int64_t run_id, const std::vector<MetricPoint>& points)
   auto bind_maybe_nan = [this](int index, double value) {
     if (std::isnan(value)) summary_.bind_null(index); else summary_.bind(index, value);
   };
+  for (const std::string& key : replaced) rebuild_summary(db_, run_id, &key);
   for (const auto& [key, a] : aggregates) {
+    if (replaced.count(key)) continue;
     summary_.bind(1, run_id).bind(2, key).bind(3, a.count).bind(4, a.last_step);
     bind_maybe_nan(5, a.last_value);
     bind_maybe_nan(6, a.min_value);

@@ -31,20 +31,22 @@ int64_t find_or_create_experiment(Database& db, const std::string& name);
 int64_t insert_run(Database& db, int64_t experiment_id, const RunInfo& info,
                    double heartbeat_timeout_s);
 
-// Recomputes the run's metric_summary rows from its metrics (after points were deleted).
-// Call inside a transaction.
-void rebuild_summary(Database& db, int64_t run_id);
+// Recomputes the run's metric_summary rows (all, or only `key`'s) from its metrics (after
+// points were deleted or replaced). Call inside a transaction.
+void rebuild_summary(Database& db, int64_t run_id, const std::string* key = nullptr);
 
 // Prepared statements for the metric path, reused across batches.
 class MetricWriter {
  public:
   explicit MetricWriter(Database& db);
-  // Inserts the points (a step logged again replaces the earlier value) and folds them
-  // into metric_summary. Call inside a transaction.
+  // Inserts the points (a step logged again replaces the earlier value and still counts
+  // once) and folds them into metric_summary. Call inside a transaction.
   void write(int64_t run_id, const std::vector<MetricPoint>& points);
 
  private:
+  Database& db_;
   Statement insert_;
+  Statement replace_;
   Statement summary_;
 };
 

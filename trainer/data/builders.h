@@ -35,10 +35,11 @@ std::unique_ptr<TaskData> build_copy(const Config& config);
 
 // Sizes of the train/val/test parts of `count` items for the configured fractions; throws
 // std::invalid_argument naming data.val_fraction / data.test_fraction when they are out of
-// [0, 1) or leave no training data.
+// [0, 1) or leave no training data, and naming `source` (the data file) when it holds no
+// items at all.
 struct SplitSizes {
   int64_t train = 0, val = 0, test = 0;
 };
-SplitSizes split_sizes(const DataConfig& data, int64_t count, const std::string& what);
+SplitSizes split_sizes(const DataConfig& data, int64_t count, const std::string& what, const std::string& source);
 
 }  // namespace rnnlab::trainer::data

@@ -27,7 +27,9 @@ class LanguageModelData : public TaskData {
       double nats = 0;
       for (int32_t id : streams_[i]) nats -= std::log(counts[size_t(id)] / total);
       const double loss = streams_[i].empty() ? 0.0 : nats / double(streams_[i].size());
-      baselines_[i] = {{"loss", loss}, {"perplexity", std::exp(loss)}, {"bits_per_token", loss / std::log(2.0)}};
+      // The model's name for the same quantity (Objective::metrics): bpc at character level.
+      const char* bits = codec_.tokenizer.level == Tokenizer::Level::character ? "bpc" : "bits_per_token";
+      baselines_[i] = {{"loss", loss}, {"perplexity", std::exp(loss)}, {bits, loss / std::log(2.0)}};
     }
   }
 
@@ -99,7 +101,9 @@ class LanguageModelData : public TaskData {
 
 }  // namespace
 
-SplitSizes split_sizes(const DataConfig& data, int64_t count, const std::string& what) {
+SplitSizes split_sizes(const DataConfig& data, int64_t count, const std::string& what, const std::string& source) {
+  // Said before the fractions: no choice of them gives an empty file training data.
+  if (count == 0) throw std::invalid_argument("data file '" + source + "' is empty (it holds no " + what + ")");
   if (!(data.val_fraction >= 0 && data.val_fraction < 1)) {
     throw std::invalid_argument("key 'data.val_fraction': must be in [0, 1)");
   }
@@ -125,7 +129,7 @@ std::unique_ptr<TaskData> build_language_model(const Config& config, const std::
   codec.tokenizer.lowercase = config.data.lowercase;
   if (trained) codec = TextCodec::from_json(trained_part(*trained, "input_codec"));
   const std::vector<std::string> tokens = codec.tokenizer.split(read_text(path));
-  const SplitSizes sizes = split_sizes(config.data, int64_t(tokens.size()), "tokens");
+  const SplitSizes sizes = split_sizes(config.data, int64_t(tokens.size()), "tokens", path);
 
   std::map<std::string, int64_t> counts;
   for (int64_t i = 0; i < sizes.train; ++i) ++counts[tokens[size_t(i)]];

@@ -41,7 +41,7 @@ std::unique_ptr<TaskData> build_forecast(const Config& config, const std::string
   if (cfg.window < 1) throw std::invalid_argument("key 'data.window': must be >= 1");
   if (cfg.horizon < 1) throw std::invalid_argument("key 'data.horizon': must be >= 1");
   const std::vector<double> series = read_numeric_column(path, cfg.column);
-  const SplitSizes sizes = split_sizes(cfg, int64_t(series.size()), "time steps");
+  const SplitSizes sizes = split_sizes(cfg, int64_t(series.size()), "time steps", path);
   const int64_t train_end = sizes.train, val_end = sizes.train + sizes.val;
   if (cfg.window + cfg.horizon > train_end) {
     throw std::invalid_argument("keys 'data.window' + 'data.horizon' (" + std::to_string(cfg.window + cfg.horizon) +

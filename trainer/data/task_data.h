@@ -77,7 +77,8 @@ class TaskData {
   // Metrics of a trivial predictor on `split`, in the units the trainer reports, so results
   // can be read next to them:
   //   language_model: unigram model from training counts: "loss" (nats/token),
-  //     "perplexity", "bits_per_token"
+  //     "perplexity", "bpc" (character level) or "bits_per_token" (word level), the names
+  //     the model's own results have
   //   classify: majority class: "accuracy"
   //   tag: most frequent tag of each training word (unknown words: most frequent tag):
   //     "accuracy"

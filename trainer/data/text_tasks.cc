@@ -14,8 +14,9 @@ namespace rnnlab::trainer::data {
 namespace {
 
 // Which split each example goes to: a fixed permutation, test first, then val, then train.
-std::vector<Split> assign_splits(const DataConfig& data, size_t count, const std::string& what) {
-  const SplitSizes sizes = split_sizes(data, int64_t(count), what);
+std::vector<Split> assign_splits(const DataConfig& data, size_t count, const std::string& what,
+                                 const std::string& source) {
+  const SplitSizes sizes = split_sizes(data, int64_t(count), what, source);
   std::vector<size_t> order(count);
   std::iota(order.begin(), order.end(), size_t(0));
   layers::RandomStream random{kSplitSeed, 0, 0};
@@ -79,7 +80,7 @@ std::unique_ptr<TaskData> build_classify(const Config& config, const std::string
     }
     labels.push_back(examples[i].label);
   }
-  const std::vector<Split> assignment = assign_splits(config.data, examples.size(), "examples");
+  const std::vector<Split> assignment = assign_splits(config.data, examples.size(), "examples", path);
 
   std::map<std::string, int64_t> counts;
   for (size_t i = 0; i < examples.size(); ++i) {
@@ -129,7 +130,7 @@ std::unique_ptr<TaskData> build_tag(const Config& config, const std::string& pat
       }
     }
   }
-  const std::vector<Split> assignment = assign_splits(config.data, sentences.size(), "sentences");
+  const std::vector<Split> assignment = assign_splits(config.data, sentences.size(), "sentences", path);
 
   // Tags are the output space, a closed set: taken from every split so a tag that only
   // occurs in test data is still a valid target. Words come from training only.
