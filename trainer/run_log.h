@@ -1,5 +1,6 @@
 // Where a run's metrics go: `<output.dir>/metrics.jsonl` (one JSON object per point,
-// always) and the SQLite tracker when output.tracker names a database. Only the root rank
+// always) and the tracker when output.tracker names a database, or an `rnnlab serve` as
+// http://HOST:PORT (tracking/remote.h: buffered and retried). Only the root rank
 // writes; on other ranks every call is a no-op, so the loop needs no rank checks.
 //
 // Failure: an unwritable output directory or database throws std::runtime_error at
@@ -15,7 +16,7 @@
 #include "trainer/config.h"
 
 namespace rnnlab::tracking {
-class Tracker;
+class RunSink;
 }
 
 namespace rnnlab::trainer {
@@ -36,7 +37,7 @@ class RunLog {
   ~RunLog();
 
   int64_t run_id() const;  // the tracker's run id, 0 without a tracker
-  const std::string& tracker_path() const;  // absolute; empty without a tracker
+  const std::string& tracker_path() const;  // absolute (or the http:// URL); empty without one
   void metric(const std::string& key, int64_t step, double value);
   // Makes every point logged so far durable (called before a checkpoint is written, so a
   // checkpoint's step never runs ahead of the tracker's curve).
@@ -50,7 +51,7 @@ class RunLog {
   bool active_;
   std::atomic<bool> finished_{false};  // finish() may come from the watchdog's thread
   std::ofstream jsonl_;
-  std::unique_ptr<tracking::Tracker> tracker_;
+  std::unique_ptr<tracking::RunSink> tracker_;  // a local Tracker or a RemoteTracker
   std::string tracker_path_;
 };
 

@@ -48,7 +48,8 @@ std::string join(const std::vector<std::string>& parts, const char* separator) {
 }  // namespace
 
 int list(const Options& options, std::ostream& out) {
-  tracking::Store store(options.db);
+  OpenStore opened(options);
+  tracking::Store& store = *opened;
   tracking::RunQuery query;
   query.experiment = options.experiment;
   query.where = options.where;
@@ -81,7 +82,8 @@ int list(const Options& options, std::ostream& out) {
 }
 
 int show(const Options& options, std::ostream& out) {
-  tracking::Store store(options.db);
+  OpenStore opened(options);
+  tracking::Store& store = *opened;
   if (options.refs.size() != 1) throw std::invalid_argument("show: give exactly one RUN (id or name)");
   tracking::RunDetails details = store.run_details(store.resolve_runs(options.refs)[0]);
   const tracking::RunRecord& run = details.run;
@@ -166,7 +168,8 @@ int show(const Options& options, std::ostream& out) {
 }
 
 int compare(const Options& options, std::ostream& out) {
-  tracking::Store store(options.db);
+  OpenStore opened(options);
+  tracking::Store& store = *opened;
   if (options.refs.size() < 2) throw std::invalid_argument("compare: give two or more RUNs");
   const tracking::Goal goal = tracking::parse_goal(options.goal);
   std::vector<tracking::RunDetails> runs;
@@ -219,7 +222,8 @@ int compare(const Options& options, std::ostream& out) {
 }
 
 int best(const Options& options, std::ostream& out) {
-  tracking::Store store(options.db);
+  OpenStore opened(options);
+  tracking::Store& store = *opened;
   const tracking::FilterContext context = context_of(options, tracking::MetricValue::best);
   auto best_runs = store.best_runs(options.metric, context.goal, context.metric_value, options.experiment,
                                    options.where, options.limit > 0 ? options.limit : 10);
@@ -238,7 +242,8 @@ int best(const Options& options, std::ostream& out) {
 }
 
 int pivot(const Options& options, std::ostream& out) {
-  tracking::Store store(options.db);
+  OpenStore opened(options);
+  tracking::Store& store = *opened;
   tracking::PivotQuery query;
   query.rows = options.rows;
   query.cols = options.cols;
