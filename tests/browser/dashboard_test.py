@@ -60,7 +60,7 @@ class Dashboard:
         self.db = os.path.join(work, 'runs.db')
         self.port = free_port()
         self.base = 'http://127.0.0.1:%d' % self.port
-        self.tracker = None
+        self.server = None
 
     def rnnlab(self, *argv, wait=True):
         command = [self.args.rnnlab, *argv]
@@ -91,6 +91,8 @@ class Dashboard:
         raise Failure('the server did not start')
 
     def stop(self):
+        if not self.server:
+            return
         self.server.send_signal(signal.SIGTERM)
         self.server.wait(timeout=10)
 
@@ -269,6 +271,7 @@ def main():
     parser.add_argument('--configs', required=True)
     parser.add_argument('--out', required=True)
     args = parser.parse_args()
+    args.rnnlab, args.configs = os.path.abspath(args.rnnlab), os.path.abspath(args.configs)
     os.makedirs(args.out, exist_ok=True)
     work = tempfile.mkdtemp(prefix='rnnlab-browser-')
     d = Dashboard(args, work)

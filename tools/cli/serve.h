@@ -14,7 +14,9 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <ostream>
 #include <string>
 
 namespace rnnlab::cli {
@@ -54,5 +56,15 @@ class DashboardServer {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// `rnnlab serve --bench`: request times on options.db and a bounded loopback load test
+// (requests and seconds, whichever ends first) while a trainer logs through the server.
+struct ServeBench {
+  int repeat = 7;
+  int clients = 4;
+  int64_t requests = 4000;
+  double seconds = 20;
+};
+void serve_bench(ServeOptions options, const ServeBench& bench, std::ostream& out);
 
 }  // namespace rnnlab::cli

@@ -18,6 +18,8 @@ namespace {
 struct State {
   ServeOptions options;
   std::string token_file;
+  bool bench = false;
+  ServeBench bench_options;
 };
 
 std::string read_token_file(const std::string& path) {
@@ -38,6 +40,10 @@ int serve(State& state) {
   if (!state.token_file.empty()) o.token = read_token_file(state.token_file);
   if (o.token.empty()) {
     if (const char* env = std::getenv("RNNLAB_SERVE_TOKEN"); env && *env) o.token = env;
+  }
+  if (state.bench) {
+    serve_bench(o, state.bench_options, std::cout);
+    return 0;
   }
   // SIGINT/SIGTERM end the server cleanly: blocked here (inherited by the server's
   // threads) and taken by one thread with sigwait.
@@ -75,6 +81,14 @@ void add_serve_command(CLI::App& app, Commands& commands) {
   sub->add_flag("--read-only", o.read_only, "Refuse every write (no remote logging)");
   sub->add_flag("--public-read", o.public_read, "With a token: reads (pages, GET API) need none");
   sub->add_option("--threads", o.threads, "Request threads")->capture_default_str()->check(CLI::Range(1, 256));
+  sub->add_flag("--bench", state->bench,
+                "Measure instead of serving: API times on --db and a bounded loopback load test");
+  sub->add_option("--bench-requests", state->bench_options.requests, "Load test: at most this many requests")
+      ->capture_default_str();
+  sub->add_option("--bench-seconds", state->bench_options.seconds, "Load test: at most this long")
+      ->capture_default_str();
+  sub->add_option("--bench-clients", state->bench_options.clients, "Load test: concurrent clients")
+      ->capture_default_str()->check(CLI::Range(1, 64));
   commands["serve"] = [state]() { return serve(*state); };
 }
 

@@ -83,9 +83,11 @@ const rnnlab = (() => {
   function lineChart(container, title, series, settings) {
     const box = el('div', null, 'chart');
     box.appendChild(el('h3', title));
+    const frame = el('div', null, 'frame');  // Chart.js sizes the canvas to this
     const canvas = el('canvas');
     canvas.dataset.title = title;
-    box.appendChild(canvas);
+    frame.appendChild(canvas);
+    box.appendChild(frame);
     container.appendChild(box);
     if (typeof Chart === 'undefined') {
       box.appendChild(el('p', 'Chart.js is not installed (libjs-chart.js): no curve.', 'muted'));
@@ -137,7 +139,8 @@ const rnnlab = (() => {
         if (y !== null && !(s.logY && y <= 0)) data.push({ x: step, y });
       });
       const color = palette[i % palette.length];
-      return { label: one.label, data, borderColor: color, backgroundColor: color };
+      // Short series (a test score logged once) get visible points.
+      return { label: one.label, data, borderColor: color, backgroundColor: color, pointRadius: data.length <= 30 ? 3 : 0 };
     });
     chart.update();
   }

@@ -12,8 +12,10 @@
 
   function drawCharts(histories) {
     const grads = histories.filter((h) => h.key.startsWith('grad_norm/'));
-    for (const h of histories) {
-      if (h.key.startsWith('grad_norm/')) continue;
+    // Curves first, then values logged once (test scores), each group by name.
+    const ordered = histories.filter((h) => !h.key.startsWith('grad_norm/'))
+      .sort((a, b) => (a.total > 1) !== (b.total > 1) ? (a.total > 1 ? -1 : 1) : a.key.localeCompare(b.key));
+    for (const h of ordered) {
       const title = h.key + (h.downsampled ? ' (' + h.total + ' points, min/max per bucket)' : '');
       if (mine[h.key]) updateChart(mine[h.key], series(h), settings);
       else mine[h.key] = lineChart($('charts'), title, series(h), settings);

@@ -91,9 +91,11 @@
   api('/api/v1/experiments').then((names) => {
     for (const name of names) $('experiment').appendChild(el('option', name));
   }).catch((error) => showError($('error'), error));
-  // Live: refresh every 2 s while any run shown is running.
+  // Live: refresh every 2 s while a run shown is running, else every 5 s (new runs appear).
+  let last = Date.now();
   setInterval(() => {
-    if ($('live').checked && rows.some((r) => r.status === 'running')) load();
-  }, 2000);
+    const due = rows.some((r) => r.status === 'running') ? 2000 : 5000;
+    if ($('live').checked && Date.now() - last >= due) { last = Date.now(); load(); }
+  }, 500);
   load();
 })();

@@ -43,7 +43,7 @@
     const canvas = $('parallel');
     const ctx = canvas.getContext('2d');
     ctx.clearRect(0, 0, canvas.width, canvas.height);
-    const pad = 40, w = canvas.width - 2 * pad, h = canvas.height - 2 * pad;
+    const pad = 60, top = 40, w = canvas.width - 2 * pad, h = canvas.height - 2 * top;
     const x = (i) => pad + (axes.length > 1 ? (w * i) / (axes.length - 1) : w / 2);
     // Each axis maps its values to [0, 1]: numbers by range, text by sorted position.
     const scales = axes.map((a) => {
@@ -59,9 +59,13 @@
     ctx.font = '11px sans-serif';
     axes.forEach((a, i) => {
       ctx.strokeStyle = '#888'; ctx.setLineDash([]);
-      ctx.beginPath(); ctx.moveTo(x(i), pad); ctx.lineTo(x(i), pad + h); ctx.stroke();
-      ctx.fillStyle = '#1d2330'; ctx.fillText(a, x(i) - 30, pad - 12);
-      for (const [text, at] of scales[i].ticks) ctx.fillText(rnnlab.formatCell(text), x(i) + 4, pad + h - at * h);
+      ctx.beginPath(); ctx.moveTo(x(i), top); ctx.lineTo(x(i), top + h); ctx.stroke();
+      ctx.fillStyle = '#1d2330';
+      ctx.textAlign = i === 0 ? 'left' : i === axes.length - 1 ? 'right' : 'center';
+      ctx.fillText(a, x(i), top - 20);
+      ctx.textAlign = i === axes.length - 1 ? 'right' : 'left';
+      const dx = i === axes.length - 1 ? -4 : 4;
+      for (const [text, at] of scales[i].ticks) ctx.fillText(rnnlab.formatCell(text), x(i) + dx, top + h - at * h - 3);
     });
     runs.forEach((r, k) => {
       const bad = r.status === 'failed' || r.status === 'killed';
@@ -71,7 +75,7 @@
       ctx.beginPath();
       axes.forEach((a, i) => {
         const v = r[a];
-        const y = v === null || v === undefined ? pad + h + 10 : pad + h - scales[i].at(v) * h;
+        const y = v === null || v === undefined ? top + h + 10 : top + h - scales[i].at(v) * h;
         i ? ctx.lineTo(x(i), y) : ctx.moveTo(x(i), y);
       });
       ctx.stroke();
