@@ -111,6 +111,13 @@ TEST_F(ServeTest, HistoryHoldsEveryPointOfAShortCurve) {
     EXPECT_EQ(h["steps"][step], step);
     EXPECT_DOUBLE_EQ(h["values"][step].get<double>(), testing::fixture_loss(0, 1, 0, step));
   }
+  // A point logged since (through the server) shows: the cached answer is not reused.
+  auto logged = server_->client().Post(
+      "/api/v1/ingest", R"({"op": "log", "run_id": 1, "points": [["val_loss", 10, 0.125, 5.0]]})", "application/json");
+  ASSERT_EQ(logged->status, 200) << logged->body;
+  json again = json::parse(get("/api/v1/runs/1/history?keys=val_loss")->body).at("histories").at(0);
+  EXPECT_EQ(again["total"], 11);
+  EXPECT_EQ(again["values"][10], 0.125);
 }
 
 TEST_F(ServeTest, PagesCarryTheSecurityHeaders) {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tools/cli/runs.h"
+#include "tracking/detail/sqlite_db.h"
 #include "tracking/history.h"
 #include "tracking/store.h"
 
@@ -126,6 +127,28 @@ ApiReply ReadApi::get(const std::string& path, const ApiQuery& query) {
   }
 }
 
+std::string ReadApi::cached_history(tracking::Store& store, int64_t run_id, const std::string& key,
+                                    size_t points) {
+  auto summary = store.database().prepare(
+      "SELECT count, last_step, wall_time FROM metric_summary WHERE run_id = ? AND key = ?");
+  summary.bind(1, run_id).bind(2, key);
+  std::string version = "none";
+  if (summary.step()) {
+    version = summary.column_text(0) + "/" + summary.column_text(1) + "/" + summary.column_text(2);
+  }
+  const std::string name = std::to_string(run_id) + "/" + std::to_string(points) + "/" + key;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = history_cache_.find(name);
+    if (it != history_cache_.end() && it->second.version == version) return it->second.json;
+  }
+  std::string text = history_json(tracking::metric_history(store, run_id, key, points)).dump();
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (history_cache_.size() >= 256) history_cache_.clear();
+  history_cache_[name] = {version, text};
+  return text;
+}
+
 ApiReply ReadApi::answer(const std::string& path, const ApiQuery& query, tracking::Store& store) {
   static const std::regex run_path(R"(/api/v1/runs/([^/]+))");
   static const std::regex history_path(R"(/api/v1/runs/([^/]+)/history)");
@@ -147,11 +170,11 @@ ApiReply ReadApi::answer(const std::string& path, const ApiQuery& query, trackin
     if (keys.empty()) {
       for (const auto& summary : store.run_details(run_id).metrics) keys.push_back(summary.key);
     }
-    json histories = json::array();
-    for (const std::string& key : keys) {
-      histories.push_back(history_json(tracking::metric_history(store, run_id, key, points)));
+    std::string body = "{\"run_id\":" + std::to_string(run_id) + ",\"histories\":[";
+    for (size_t i = 0; i < keys.size(); ++i) {
+      body += (i ? "," : "") + cached_history(store, run_id, keys[i], points);
     }
-    return {200, json{{"run_id", run_id}, {"histories", histories}}.dump()};
+    return {200, body + "]}"};
   }
   if (std::regex_match(path, match, run_path)) {
     options.refs = {match[1].str()};

@@ -4,6 +4,7 @@
 // read-only connection (docs/tracking.md lists the paths and parameters).
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -38,8 +39,16 @@ class ReadApi {
   std::unique_ptr<tracking::Store> acquire();
   void release(std::unique_ptr<tracking::Store> store);
 
+  // A curve's downsampled form, reused while its summary (count, last step, wall time) is
+  // unchanged: a finished run's long curve is read once, not on every view.
+  std::string cached_history(tracking::Store& store, int64_t run_id, const std::string& key, size_t points);
+
   std::string db_path_;
   std::mutex mutex_;
+  struct CachedHistory {
+    std::string version, json;
+  };
+  std::map<std::string, CachedHistory> history_cache_;  // "run/key/points"; cleared when full
   std::vector<std::unique_ptr<tracking::Store>> idle_;  // one connection per concurrent request
 };
 
