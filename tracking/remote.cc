@@ -89,19 +89,7 @@ RemoteTracker::RemoteTracker(const std::string& url, RemoteOptions options)
   background_ = std::thread([this] { background_loop(); });
 }
 
-RemoteTracker::~RemoteTracker() {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  background_.join();
-  try {
-    if (active_) finish(RunStatus::failed, "tracker closed while the run was still running");
-  } catch (...) {
-    // A destructor must not throw; the server marks the run killed by its stale heartbeat.
-  }
-}
+RemoteTracker::~RemoteTracker() { close(mutex_, stopping_, wake_, background_, active_); }
 
 // One request. wait: retry failures that may pass (no answer, 5xx) until retry_seconds.
 json RemoteTracker::send_locked(const json& request, bool wait) {

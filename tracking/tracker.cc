@@ -50,19 +50,22 @@ Tracker::Tracker(const std::string& db_path, TrackerOptions options)
   background_ = std::thread([this] { background_loop(); });
 }
 
-Tracker::~Tracker() {
+void RunSink::close(std::mutex& mutex, bool& stopping, std::condition_variable& wake, std::thread& background,
+                    bool active) {
   {
-    std::unique_lock<std::mutex> lock(mutex_);
-    stopping_ = true;
+    std::lock_guard<std::mutex> lock(mutex);
+    stopping = true;
   }
-  wake_.notify_all();
-  background_.join();
+  wake.notify_all();
+  background.join();
   try {
-    if (active_) finish(RunStatus::failed, "tracker closed while the run was still running");
+    if (active) finish(RunStatus::failed, "tracker closed while the run was still running");
   } catch (...) {
-    // A destructor must not throw; the run will be marked killed by its stale heartbeat.
+    // A destructor must not throw.
   }
 }
+
+Tracker::~Tracker() { close(mutex_, stopping_, wake_, background_, active_); }
 
 int64_t Tracker::experiment_id(const std::string& name) {
   std::lock_guard<std::mutex> lock(mutex_);

@@ -94,6 +94,13 @@ class RunSink {
   virtual size_t flush() = 0;
   virtual void finish(RunStatus status, std::string_view error) = 0;
   virtual int64_t run_id() const = 0;
+
+ protected:
+  // For the destructors: sets `stopping` under `mutex`, wakes and joins the background
+  // thread, then finishes a run still active as failed; never throws (a run left behind is
+  // marked killed by its stale heartbeat).
+  void close(std::mutex& mutex, bool& stopping, std::condition_variable& wake, std::thread& background,
+             bool active);
 };
 
 class Tracker : public RunSink {
