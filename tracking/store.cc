@@ -44,8 +44,8 @@ const PivotCell* PivotTable::find(const std::vector<std::string>& row,
   return nullptr;
 }
 
-Store::Store(const std::string& path, bool create, int busy_timeout_ms)
-    : db_(std::make_unique<detail::Database>(path, create, busy_timeout_ms)) {
+Store::Store(const std::string& path, bool create, int busy_timeout_ms, bool read_only)
+    : db_(std::make_unique<detail::Database>(path, create, busy_timeout_ms, read_only)) {
   detail::prepare_database(*db_);
   // Queries read many small rows scattered over runs/params/summaries: map the file
   // (no read() per page) and give the page cache room for those tables (64 MiB).

@@ -4,7 +4,8 @@
 //
 // Opening: the database must exist unless `create` is set (a missing file is
 // std::invalid_argument naming the path). Opening migrates an older schema and marks runs
-// whose writer stopped sending heartbeats as killed.
+// whose writer stopped sending heartbeats as killed; a read-only database (mode 0444, a
+// read-only folder, or read_only set) is queried as it is, without either.
 // Failure: filters and names that are wrong throw std::invalid_argument (filters with a
 // caret under the bad token, see filter.h); SQLite errors throw std::runtime_error.
 // Thread safety: one Store per thread; any number of Stores and Trackers, in any number of
@@ -112,7 +113,10 @@ struct StepValue {
 
 class Store {
  public:
-  explicit Store(const std::string& path, bool create = false, int busy_timeout_ms = 60000);
+  // read_only: a connection that never writes (no migration, no killed-run marking; writes
+  // fail naming the file). A file this process cannot write is opened so in any case.
+  explicit Store(const std::string& path, bool create = false, int busy_timeout_ms = 60000,
+                 bool read_only = false);
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;

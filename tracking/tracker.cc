@@ -1,12 +1,11 @@
 #include "tracking/tracker.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <stdexcept>
 
+#include "tracking/detail/run_rows.h"
 #include "tracking/detail/schema.h"
 #include "tracking/detail/sqlite_db.h"
 #include "tracking/detail/writer.h"
@@ -51,19 +50,22 @@ Tracker::Tracker(const std::string& db_path, TrackerOptions options)
   background_ = std::thread([this] { background_loop(); });
 }
 
-Tracker::~Tracker() {
+void RunSink::close(std::mutex& mutex, bool& stopping, std::condition_variable& wake, std::thread& background,
+                    bool active) {
   {
-    std::unique_lock<std::mutex> lock(mutex_);
-    stopping_ = true;
+    std::lock_guard<std::mutex> lock(mutex);
+    stopping = true;
   }
-  wake_.notify_all();
-  background_.join();
+  wake.notify_all();
+  background.join();
   try {
-    if (active_) finish(RunStatus::failed, "tracker closed while the run was still running");
+    if (active) finish(RunStatus::failed, "tracker closed while the run was still running");
   } catch (...) {
-    // A destructor must not throw; the run will be marked killed by its stale heartbeat.
+    // A destructor must not throw.
   }
 }
+
+Tracker::~Tracker() { close(mutex_, stopping_, wake_, background_, active_); }
 
 int64_t Tracker::experiment_id(const std::string& name) {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -93,30 +95,11 @@ void Tracker::resume_run(int64_t run_id, int64_t after_step) {
   if (active_) throw std::logic_error("tracker: resume_run while run " + std::to_string(run_id_) +
                                       " is still active (finish it first)");
   detail::Transaction transaction(*db_);
-  detail::Statement find = db_->prepare("SELECT count(*) FROM runs WHERE id = ?");
-  find.bind(1, run_id);
-  find.step();
-  if (find.column_int(0) == 0)
-    throw std::invalid_argument("tracker: cannot resume run " + std::to_string(run_id) + ": " + path_ +
-                                " has no such run");
-  const double now = detail::now_seconds();
-  db_->prepare("UPDATE runs SET status = 'running', end_time = NULL, error = NULL, heartbeat_at = ?, "
-               "heartbeat_timeout = ?, pid = ? WHERE id = ?")
-      .bind(1, now)
-      .bind(2, options_.stale_after_seconds)
-      .bind(3, static_cast<int64_t>(::getpid()))
-      .bind(4, run_id)
-      .run();
-  db_->prepare("DELETE FROM metrics WHERE run_id = ? AND step > ?").bind(1, run_id).bind(2, after_step).run();
-  detail::rebuild_summary(*db_, run_id);
-  db_->prepare("INSERT INTO tags (run_id, key, value) VALUES (?, 'resumed', '1') "
-               "ON CONFLICT (run_id, key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
-      .bind(1, run_id)
-      .run();
+  detail::resume_run_rows(*db_, run_id, after_step, options_.stale_after_seconds);
   transaction.commit();
   run_id_ = run_id;
   active_ = true;
-  last_heartbeat_ = now;
+  last_heartbeat_ = detail::now_seconds();
 }
 
 void Tracker::require_run_locked(const char* what) const {
@@ -157,20 +140,14 @@ void Tracker::set_tag(const std::string& key, const std::string& value) {
   std::lock_guard<std::mutex> lock(mutex_);
   check_background_error_locked();
   require_run_locked("set_tag");
-  detail::Statement tag =
-      db_->prepare("INSERT OR REPLACE INTO tags (run_id, key, value) VALUES (?, ?, ?)");
-  tag.bind(1, run_id_).bind(2, key).bind(3, value).run();
+  detail::write_tag(*db_, run_id_, key, value);
 }
 
 void Tracker::log_artifact(const std::string& path, const std::string& kind, int64_t step) {
   std::lock_guard<std::mutex> lock(mutex_);
   check_background_error_locked();
   require_run_locked("log_artifact");
-  detail::Statement artifact = db_->prepare(
-      "INSERT INTO artifacts (run_id, path, kind, step, created_at) VALUES (?, ?, ?, ?, ?)");
-  artifact.bind(1, run_id_).bind(2, path).bind(3, kind);
-  if (step >= 0) artifact.bind(4, step); else artifact.bind_null(4);
-  artifact.bind(5, detail::now_seconds()).run();
+  detail::write_artifact(*db_, run_id_, path, kind, step);
 }
 
 size_t Tracker::flush() {
@@ -190,8 +167,7 @@ size_t Tracker::flush_locked() {
     check_run_exists_locked();  // a deleted run fails on its foreign key: say so instead
     throw;
   }
-  detail::Statement heartbeat = db_->prepare("UPDATE runs SET heartbeat_at = ? WHERE id = ?");
-  heartbeat.bind(1, now).bind(2, run_id_).run();
+  detail::write_heartbeat(*db_, run_id_, now);
   if (db_->changes() == 0) check_run_exists_locked();
   transaction.commit();
   last_heartbeat_ = now;
@@ -208,11 +184,7 @@ void Tracker::finish(RunStatus status, std::string_view error) {
   check_background_error_locked();
   require_run_locked("finish");
   flush_locked();
-  detail::Statement update =
-      db_->prepare("UPDATE runs SET status = ?, end_time = ?, error = ? WHERE id = ?");
-  update.bind(1, to_string(status)).bind(2, detail::now_seconds());
-  if (error.empty()) update.bind_null(3); else update.bind(3, error);
-  update.bind(4, run_id_).run();
+  detail::write_final_status(*db_, run_id_, status, error);
   if (db_->changes() == 0) check_run_exists_locked();
   active_ = false;
 }

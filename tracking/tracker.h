@@ -89,35 +89,58 @@ struct MetricPoint {
   double wall_time = 0;  // Unix seconds
 };
 
-class Tracker {
+// What a training process writes about its run, whichever way it travels: Tracker (a
+// local SQLite file) or RemoteTracker (HTTP to `rnnlab serve`, tracking/remote.h, which
+// also has open_run_sink choosing one by the target's form). Semantics as Tracker's below.
+class RunSink {
+ public:
+  virtual ~RunSink() = default;
+  virtual int64_t start_run(const RunInfo& info) = 0;
+  virtual void resume_run(int64_t run_id, int64_t after_step) = 0;
+  virtual void log_metric(std::string_view key, int64_t step, double value, double wall_time) = 0;
+  virtual void set_tag(const std::string& key, const std::string& value) = 0;
+  virtual void log_artifact(const std::string& path, const std::string& kind, int64_t step) = 0;
+  virtual size_t flush() = 0;
+  virtual void finish(RunStatus status, std::string_view error) = 0;
+  virtual int64_t run_id() const = 0;
+
+ protected:
+  // For the destructors: sets `stopping` under `mutex`, wakes and joins the background
+  // thread, then finishes a run still active as failed; never throws (a run left behind is
+  // marked killed by its stale heartbeat).
+  void close(std::mutex& mutex, bool& stopping, std::condition_variable& wake, std::thread& background,
+             bool active);
+};
+
+class Tracker : public RunSink {
  public:
   // Opens (creating and migrating if needed) the database at db_path and marks stale runs
   // of dead writers as killed.
   explicit Tracker(const std::string& db_path, TrackerOptions options = {});
   // Flushes; a run still active is finished as failed ("tracker closed while running").
-  ~Tracker();
+  ~Tracker() override;
   Tracker(const Tracker&) = delete;
   Tracker& operator=(const Tracker&) = delete;
 
   int64_t experiment_id(const std::string& name);  // finds or creates
-  int64_t start_run(const RunInfo& info);          // logic_error if a run is active
+  int64_t start_run(const RunInfo& info) override;  // logic_error if a run is active
   // Continues an earlier run, as a resumed training does (like W&B's resume="must"): the
   // run becomes active and 'running' again (end time and error cleared, heartbeat and pid
   // refreshed, tag resumed=<count>), its metric points after `after_step` are deleted (the
   // resumed training logs those steps again, so the curve reads as one uninterrupted run)
   // and its metric summary is rebuilt from what remains. invalid_argument if no run has
   // that id; logic_error if a run is active.
-  void resume_run(int64_t run_id, int64_t after_step);
+  void resume_run(int64_t run_id, int64_t after_step) override;
   void log_metric(std::string_view key, int64_t step, double value);
-  void log_metric(std::string_view key, int64_t step, double value, double wall_time);
-  void set_tag(const std::string& key, const std::string& value);
-  void log_artifact(const std::string& path, const std::string& kind, int64_t step = -1);
+  void log_metric(std::string_view key, int64_t step, double value, double wall_time) override;
+  void set_tag(const std::string& key, const std::string& value) override;
+  void log_artifact(const std::string& path, const std::string& kind, int64_t step = -1) override;
   // Writes every buffered point in one transaction; returns how many it wrote.
-  size_t flush();
+  size_t flush() override;
   // Flushes, then records the final status (not running) and, for failed, the error.
-  void finish(RunStatus status, std::string_view error = {});
+  void finish(RunStatus status, std::string_view error = {}) override;
 
-  int64_t run_id() const;  // the active (or last) run, 0 before the first
+  int64_t run_id() const override;  // the active (or last) run, 0 before the first
   const std::string& path() const { return path_; }
 
  private:

@@ -229,7 +229,7 @@ std::vector<ConfigKey> build_schema() {
                       RNNLAB_FIELD(train.early_stopping.restore_best)));
 
   s.push_back(text("output.dir", "Checkpoints and metrics.jsonl go here", RNNLAB_FIELD(output.dir)));
-  s.push_back(text("output.tracker", "SQLite run database; empty = metrics.jsonl only",
+  s.push_back(text("output.tracker", "SQLite run database, or http://HOST:PORT of `rnnlab serve` (token: $RNNLAB_TRACKER_TOKEN); empty = metrics.jsonl only",
                    RNNLAB_FIELD(output.tracker)));
   s.push_back(text("output.experiment", "Experiment name in the tracker", RNNLAB_FIELD(output.experiment)));
   s.push_back(text("output.run_name", "Run name in the tracker; empty = generated",

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tracking/remote.h"
 #include "tracking/tracker.h"
 #include "trainer/checkpoint.h"
 
@@ -88,10 +89,14 @@ RunLog::RunLog(const Config& config, bool is_root, int ranks, const std::string&
   jsonl_.open(path, resumed ? std::ios::app : std::ios::trunc);
   if (!jsonl_) throw std::runtime_error("cannot write " + path.string());
   if (config.output.tracker.empty()) return;
-  tracker_ = std::make_unique<tracking::Tracker>(config.output.tracker);
-  tracker_path_ = std::filesystem::weakly_canonical(config.output.tracker).string();
+  const bool remote = tracking::is_remote_target(config.output.tracker);
+  auto canonical = [remote](const std::string& target) {
+    return remote ? target : std::filesystem::weakly_canonical(target).string();
+  };
+  tracker_ = tracking::open_run_sink(config.output.tracker);
+  tracker_path_ = canonical(config.output.tracker);
   if (resumed && resume->run_id > 0 && !resume->tracker.empty() &&
-      std::filesystem::weakly_canonical(resume->tracker).string() == tracker_path_) {
+      canonical(resume->tracker) == tracker_path_) {
     try {
       tracker_->resume_run(resume->run_id, resume->step);
       return;

@@ -1,5 +1,6 @@
 // Where a run's metrics go: `<output.dir>/metrics.jsonl` (one JSON object per point,
-// always) and the SQLite tracker when output.tracker names a database. Only the root rank
+// always) and the tracker when output.tracker names a database, or an `rnnlab serve` as
+// http://HOST:PORT (tracking/remote.h: buffered and retried). Only the root rank
 // writes; on other ranks every call is a no-op, so the loop needs no rank checks.
 //
 // Failure: an unwritable output directory or database throws std::runtime_error at
@@ -22,7 +23,7 @@
 #include "trainer/config.h"
 
 namespace rnnlab::tracking {
-class Tracker;
+class RunSink;
 }
 
 namespace rnnlab::trainer {
@@ -43,7 +44,7 @@ class RunLog {
   ~RunLog();
 
   int64_t run_id() const;  // the tracker's run id, 0 without a tracker
-  const std::string& tracker_path() const;  // absolute; empty without a tracker
+  const std::string& tracker_path() const;  // absolute (or the http:// URL); empty without one
   void metric(const std::string& key, int64_t step, double value);
   // Makes every point logged so far durable (called before a checkpoint is written, so a
   // checkpoint's step never runs ahead of the tracker's curve).
@@ -62,7 +63,7 @@ class RunLog {
   std::atomic<bool> tracker_lost_{false};  // its run was deleted: log to metrics.jsonl only
   std::string jsonl_path_;
   std::ofstream jsonl_;
-  std::unique_ptr<tracking::Tracker> tracker_;
+  std::unique_ptr<tracking::RunSink> tracker_;  // a local Tracker or a RemoteTracker
   std::string tracker_path_;
 };
 

@@ -18,6 +18,7 @@ void register_commands(CLI::App& app) {
   add_doctor_command(app, commands);
   add_evaluate_command(app, commands);
   add_runs_command(app, commands);
+  add_serve_command(app, commands);
   add_sweep_command(app, commands);
   add_train_command(app, commands);
 }

@@ -26,6 +26,7 @@ void add_data_command(CLI::App& app, Commands& commands);
 void add_doctor_command(CLI::App& app, Commands& commands);
 void add_evaluate_command(CLI::App& app, Commands& commands);
 void add_runs_command(CLI::App& app, Commands& commands);
+void add_serve_command(CLI::App& app, Commands& commands);
 void add_sweep_command(CLI::App& app, Commands& commands);
 void add_train_command(CLI::App& app, Commands& commands);  // train, summary, generate
 

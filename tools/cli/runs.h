@@ -3,6 +3,7 @@
 // parse options and print.
 #pragma once
 
+#include <memory>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -47,6 +48,20 @@ struct Options {
   std::string metric;
   bool all = false, history = false, yes = false, force = false;
   std::string output;
+  // Set: query this open store (the server's read-only connection) instead of opening db.
+  tracking::Store* store = nullptr;
+};
+
+// The store a subcommand works on: options.store, else options.db opened for the call.
+class OpenStore {
+ public:
+  explicit OpenStore(const Options& options);
+  ~OpenStore();
+  tracking::Store& operator*() { return *store_; }
+
+ private:
+  std::unique_ptr<tracking::Store> owned_;
+  tracking::Store* store_;
 };
 
 // The subcommands; each prints to `out` and returns the exit code.

@@ -37,7 +37,8 @@ std::vector<tracking::RunRecord> select_runs(tracking::Store& store, const Optio
 }  // namespace
 
 int export_runs(const Options& options, std::ostream& out) {
-  tracking::Store store(options.db);
+  OpenStore opened(options);
+  tracking::Store& store = *opened;
   // Export defaults to CSV (the table form is for terminals, not files).
   const Format format = parse_format(options.format == "table" ? "csv" : options.format);
   std::vector<tracking::RunRecord> runs = select_runs(store, options);
@@ -107,7 +108,8 @@ int export_runs(const Options& options, std::ostream& out) {
 }
 
 int delete_runs(const Options& options, std::ostream& out) {
-  tracking::Store store(options.db);
+  OpenStore opened(options);
+  tracking::Store& store = *opened;
   std::vector<int64_t> ids;
   if (!options.refs.empty()) ids = store.resolve_runs(options.refs);
   if (!options.where.empty() || !options.experiment.empty()) {
@@ -126,7 +128,8 @@ int delete_runs(const Options& options, std::ostream& out) {
 }
 
 int tag(const Options& options, std::ostream& out) {
-  tracking::Store store(options.db);
+  OpenStore opened(options);
+  tracking::Store& store = *opened;
   if (options.refs.empty()) throw std::invalid_argument("tag: give a RUN, then KEY=VALUE pairs");
   const int64_t run_id = store.resolve_runs({options.refs[0]})[0];
   if (options.refs.size() == 1 && options.remove.empty()) {

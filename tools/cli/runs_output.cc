@@ -6,8 +6,18 @@
 #include <stdexcept>
 
 #include "tools/cli/runs.h"
+#include "tracking/store.h"
 
 namespace rnnlab::cli::runs {
+
+OpenStore::OpenStore(const Options& options) : store_(options.store) {
+  if (!store_) {
+    owned_ = std::make_unique<tracking::Store>(options.db);
+    store_ = owned_.get();
+  }
+}
+
+OpenStore::~OpenStore() = default;
 
 Format parse_format(const std::string& text) {
   if (text == "table") return Format::table;

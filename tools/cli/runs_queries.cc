@@ -85,7 +85,8 @@ std::vector<ParamValues> differing_params(const std::vector<tracking::RunDetails
 }
 
 int list(const Options& options, std::ostream& out) {
-  tracking::Store store(options.db);
+  OpenStore opened(options);
+  tracking::Store& store = *opened;
   tracking::RunQuery query;
   query.experiment = options.experiment;
   query.where = options.where;
@@ -124,7 +125,8 @@ int list(const Options& options, std::ostream& out) {
 }
 
 int show(const Options& options, std::ostream& out) {
-  tracking::Store store(options.db);
+  OpenStore opened(options);
+  tracking::Store& store = *opened;
   if (options.refs.size() != 1) throw std::invalid_argument("show: give exactly one RUN (id or name)");
   tracking::RunDetails details = store.run_details(store.resolve_runs(options.refs)[0]);
   const tracking::RunRecord& run = details.run;
@@ -209,7 +211,8 @@ int show(const Options& options, std::ostream& out) {
 }
 
 int compare(const Options& options, std::ostream& out) {
-  tracking::Store store(options.db);
+  OpenStore opened(options);
+  tracking::Store& store = *opened;
   if (options.refs.size() < 2) throw std::invalid_argument("compare: give two or more RUNs");
   const tracking::Goal goal = tracking::parse_goal(options.goal);
   std::vector<tracking::RunDetails> runs;
@@ -252,7 +255,8 @@ int compare(const Options& options, std::ostream& out) {
 }
 
 int best(const Options& options, std::ostream& out) {
-  tracking::Store store(options.db);
+  OpenStore opened(options);
+  tracking::Store& store = *opened;
   const tracking::FilterContext context = context_of(options, tracking::MetricValue::best);
   require_metric(store, options.metric, options.experiment);
   auto best_runs = store.best_runs(options.metric, context.goal, context.metric_value, options.experiment,
@@ -272,7 +276,8 @@ int best(const Options& options, std::ostream& out) {
 }
 
 int pivot(const Options& options, std::ostream& out) {
-  tracking::Store store(options.db);
+  OpenStore opened(options);
+  tracking::Store& store = *opened;
   tracking::PivotQuery query;
   query.rows = options.rows;
   query.cols = options.cols;

@@ -117,9 +117,28 @@ void enable_wal(Database& db) {
   }
 }
 
+[[noreturn]] void throw_newer(Database& db, int version) {
+  throw std::runtime_error("tracking database '" + db.path() + "' has schema version " +
+                           std::to_string(version) + ", newer than this rnnlab's " +
+                           std::to_string(kSchemaVersion) + ": upgrade rnnlab");
+}
+
+// A read-only connection changes nothing: it checks the version and sets what queries need.
+void check_read_only(Database& db) {
+  db.exec("PRAGMA case_sensitive_like = ON");
+  const int version = user_version(db);
+  if (version == kSchemaVersion) return;
+  if (version > kSchemaVersion) throw_newer(db, version);
+  throw std::runtime_error("tracking database '" + db.path() + "' has schema version " +
+                           std::to_string(version) + " and is opened read-only: " +
+                           (version == 0 ? "it holds no runs (is it an rnnlab database?)"
+                                         : "open it once writable to migrate it"));
+}
+
 }  // namespace
 
 void prepare_database(Database& db) {
+  if (db.read_only()) return check_read_only(db);
   enable_wal(db);
   // NORMAL in WAL mode syncs the WAL only at checkpoints: a commit survives the death of
   // the process (the SIGKILL case: it is in the OS page cache), only an OS crash or power
@@ -136,17 +155,14 @@ void prepare_database(Database& db) {
   if (version == kSchemaVersion) return;
   Transaction transaction(db);
   version = user_version(db);  // again, under the lock: another process may have won
-  if (version > kSchemaVersion) {
-    throw std::runtime_error("tracking database '" + db.path() + "' has schema version " +
-                             std::to_string(version) + ", newer than this rnnlab's " +
-                             std::to_string(kSchemaVersion) + ": upgrade rnnlab");
-  }
+  if (version > kSchemaVersion) throw_newer(db, version);
   for (; version < kSchemaVersion; ++version) db.exec(kMigrations[version]);
   db.exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
   transaction.commit();
 }
 
 int64_t mark_stale_runs(Database& db) {
+  if (db.read_only()) return 0;  // readers of a read-only file see such runs as running
   const double now = now_seconds();
   // Read first (no lock) so that an open with nothing stale never takes the write lock.
   Statement probe = db.prepare(

@@ -2,16 +2,27 @@
 
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cctype>
 #include <chrono>
+#include <cstdio>
+#include <filesystem>
 #include <stdexcept>
 #include <utility>
 
 namespace rnnlab::tracking::detail {
 namespace {
 
+// "'/path/run.db': " for messages (nothing for an in-memory database).
+std::string file_prefix(sqlite3* db) {
+  const char* file = db ? sqlite3_db_filename(db, "main") : nullptr;
+  if (!file || !*file) return {};
+  return std::string("'") + file + "': ";
+}
+
 [[noreturn]] void throw_sqlite(sqlite3* db, const char* call, std::string_view sql) {
-  std::string message = "sqlite: ";
+  std::string message = "sqlite: " + file_prefix(db);
   message += call;
   message += " failed: ";
   message += db ? sqlite3_errmsg(db) : "out of memory";
@@ -21,6 +32,28 @@ namespace {
     message += ")";
   }
   throw std::runtime_error(message);
+}
+
+// Percent-encodes what a SQLite URI path cannot hold as it is.
+std::string uri_escape(const std::string& path) {
+  std::string out;
+  for (unsigned char c : path) {
+    if (std::isalnum(c) || c == '/' || c == '.' || c == '-' || c == '_') {
+      out += static_cast<char>(c);
+    } else {
+      char hex[4];
+      std::snprintf(hex, sizeof hex, "%%%02X", c);
+      out += hex;
+    }
+  }
+  return out;
+}
+
+bool writable(const std::string& path) {
+  const std::filesystem::path file(path);
+  const std::filesystem::path folder = file.has_parent_path() ? file.parent_path() : ".";
+  // The folder too: WAL mode creates the -wal and -shm files next to the database.
+  return ::access(path.c_str(), W_OK) == 0 && ::access(folder.c_str(), W_OK) == 0;
 }
 
 }  // namespace
@@ -142,22 +175,49 @@ SqlValue Statement::column_value(int column) const {
   }
 }
 
-Database::Database(const std::string& path, bool create, int busy_timeout_ms) : path_(path) {
+Database::Database(const std::string& path, bool create, int busy_timeout_ms, bool read_only)
+    : path_(path), read_only_(read_only) {
   struct stat info {};
-  if (!create && path != ":memory:" && ::stat(path.c_str(), &info) != 0) {
+  const bool exists = path == ":memory:" || ::stat(path.c_str(), &info) == 0;
+  if (!create && !exists) {
     throw std::invalid_argument("no tracking database at '" + path +
                                 "' (pass --db PATH or set RNNLAB_DB)");
   }
-  int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX;
-  if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
-    std::string message = "sqlite: cannot open '" + path + "': " +
-                          (db_ ? sqlite3_errmsg(db_) : "out of memory");
-    sqlite3_close(db_);
-    throw std::runtime_error(message);
-  }
+  if (exists && path != ":memory:" && !writable(path)) read_only_ = true;
+  open(path, read_only_ ? SQLITE_OPEN_READONLY
+                        : SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0));
   // Wait (sleeping and retrying) instead of failing with "database is locked" when another
   // process holds the write lock.
   RNNLAB_SQLITE(db_, sqlite3_busy_timeout(db_, busy_timeout_ms));
+  if (read_only_ && path != ":memory:" && !readable()) {
+    // A WAL database in a folder this process cannot write to has no -shm file to share
+    // with writers: read it as an immutable snapshot (nobody can be writing it either).
+    sqlite3_close(db_);
+    db_ = nullptr;
+    open("file:" + uri_escape(std::filesystem::absolute(path).string()) + "?immutable=1",
+         SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
+  }
+}
+
+void Database::open(const std::string& name, int flags) {
+  if (sqlite3_open_v2(name.c_str(), &db_, flags | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+    std::string message = "sqlite: cannot open '" + path_ + "': " +
+                          (db_ ? sqlite3_errmsg(db_) : "out of memory");
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw std::runtime_error(message);
+  }
+}
+
+// One cheap read: fails (SQLITE_CANTOPEN, or SQLITE_READONLY when it cannot set up the
+// shared-memory index) where a WAL file cannot be shared.
+bool Database::readable() {
+  sqlite3_stmt* statement = nullptr;
+  int rc = sqlite3_prepare_v2(db_, "PRAGMA user_version", -1, &statement, nullptr);
+  if (rc == SQLITE_OK) rc = sqlite3_step(statement);
+  else rc = sqlite3_errcode(db_);
+  sqlite3_finalize(statement);
+  return (rc & 0xff) != SQLITE_CANTOPEN && (rc & 0xff) != SQLITE_READONLY;
 }
 
 Database::~Database() { sqlite3_close(db_); }
@@ -166,7 +226,7 @@ void Database::exec(std::string_view sql) {
   std::string text(sql);
   char* error = nullptr;
   if (sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
-    std::string message = "sqlite: " + text.substr(0, 200) + ": " +
+    std::string message = "sqlite: " + file_prefix(db_) + text.substr(0, 200) + ": " +
                           (error ? error : sqlite3_errmsg(db_));
     sqlite3_free(error);
     throw std::runtime_error(message);

@@ -1,8 +1,8 @@
 // Internal to tracking: a thin RAII layer over the SQLite C API. sqlite3.h stays in
 // sqlite_db.cc; this header only forward-declares the two C structs.
 //
-// Every SQLite failure becomes std::runtime_error naming the call, the SQL where there is
-// one, and sqlite3_errmsg (see RNNLAB_SQLITE in sqlite_db.cc).
+// Every SQLite failure becomes std::runtime_error naming the database file, the call, the
+// SQL where there is one, and sqlite3_errmsg (see RNNLAB_SQLITE in sqlite_db.cc).
 // Thread safety: a Database and its Statements belong to one thread at a time; callers that
 // share one (Tracker and its heartbeat thread) serialise access with their own mutex.
 #pragma once
@@ -73,8 +73,10 @@ class Statement {
 class Database {
  public:
   // create: make the file when it does not exist; otherwise a missing file is
-  // std::invalid_argument naming the path.
-  Database(const std::string& path, bool create, int busy_timeout_ms);
+  // std::invalid_argument naming the path. read_only: open for reading only; an existing
+  // file this process cannot write (mode 0444, or in a read-only folder) is opened so
+  // whatever was asked (a WAL database in a read-only folder as an immutable snapshot).
+  Database(const std::string& path, bool create, int busy_timeout_ms, bool read_only = false);
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
@@ -84,11 +86,16 @@ class Database {
   int64_t last_insert_rowid() const;
   int64_t changes() const;
   const std::string& path() const { return path_; }
+  bool read_only() const { return read_only_; }
   sqlite3* handle() { return db_; }
 
  private:
+  void open(const std::string& name, int flags);
+  bool readable();
+
   sqlite3* db_ = nullptr;
   std::string path_;
+  bool read_only_ = false;
 };
 
 // BEGIN IMMEDIATE on construction: takes the write lock up front so that a transaction
