@@ -298,12 +298,27 @@ class Parser {
     return sql;
   }
 
+  // Each 'not' and '(' is one level of recursion; a bound keeps a hostile filter from
+  // exhausting the stack (`((((...` used to end in SIGSEGV).
+  struct Nesting {
+    explicit Nesting(Parser& parser) : depth(++parser.depth_) {
+      if (depth > kMaxFilterNesting) {
+        fail(parser.source_, parser.peek().position,
+             "nesting deeper than " + std::to_string(kMaxFilterNesting) + " levels");
+      }
+    }
+    ~Nesting() { --depth; }
+    int& depth;
+  };
+
   std::string unary() {
     if (is_word("not")) {
+      Nesting level(*this);
       next();
       return "(NOT " + unary() + ")";
     }
     if (peek().type == Tok::lparen) {
+      Nesting level(*this);
       next();
       std::string sql = or_expr();
       if (peek().type != Tok::rparen) fail(source_, peek().position, "expected ')'");
@@ -452,6 +467,7 @@ class Parser {
   FilterContext context_;
   std::vector<Token> tokens_;
   size_t index_ = 0;
+  int depth_ = 0;  // open 'not's and '('s
   std::vector<SqlValue> binds_;
   std::vector<FieldRef> fields_;
 };

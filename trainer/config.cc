@@ -16,6 +16,7 @@
 
 #include "trainer/config_check.h"
 #include "trainer/config_schema.h"
+#include "trainer/yaml_nesting.h"
 
 namespace rnnlab::trainer {
 namespace {
@@ -162,6 +163,7 @@ class Loader {
   explicit Loader(std::string source) : source_(std::move(source)) {}
 
   void load_yaml(const std::string& yaml_text) {
+    check_yaml_nesting(yaml_text, source_);
     YAML::Node root;
     try {
       root = YAML::Load(yaml_text);
@@ -188,7 +190,11 @@ class Loader {
     const std::string path = assignment.substr(0, equals);
     YAML::Node node;
     try {
+      check_yaml_nesting(assignment.substr(equals + 1), "override " + quoted(assignment), false);
       node = YAML::Load(assignment.substr(equals + 1));
+    } catch (const std::invalid_argument& error) {
+      errors_.push_back(error.what());
+      return;
     } catch (const YAML::Exception& error) {
       errors_.push_back(where + "invalid YAML value: " + error.msg);
       return;

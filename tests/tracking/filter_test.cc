@@ -117,6 +117,20 @@ TEST(FilterErrors, PointAtTheOffendingToken) {
   expect_error("params.x = 1 or", 16, "expected a field, got the end");
 }
 
+TEST(FilterErrors, NestingIsBounded) {
+  // 64 levels of '(' or 'not' compile; one more is refused at the token that opens it.
+  const std::string ok = std::string(kMaxFilterNesting, '(') + "params.x = 1" +
+                         std::string(kMaxFilterNesting, ')');
+  EXPECT_EQ(compile_filter(ok).binds.size(), 2u);
+  std::string nots;
+  for (int i = 0; i < kMaxFilterNesting; ++i) nots += "not ";
+  EXPECT_EQ(compile_filter(nots + "params.x = 1").binds.size(), 2u);
+  expect_error(std::string(kMaxFilterNesting + 1, '(') + "params.x = 1", 65, "nesting deeper than 64 levels");
+  expect_error(nots + "not params.x = 1", 4 * 64 + 1, "nesting deeper than 64 levels");
+  // Deep enough to overflow the stack before the bound (SIGSEGV at about 50,000 under ASan).
+  expect_error(std::string(300000, '(') + "params.x = 1", 65, "nesting deeper than 64 levels");
+}
+
 TEST(FilterSql, EveryValueAndKeyIsBound) {
   SqlFragment fragment = compile_filter(
       "params.`x'; DROP TABLE runs;--` = ''';DROP TABLE runs;--' or metrics.a.min in (1, 2.5)");
