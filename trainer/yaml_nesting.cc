@@ -33,7 +33,7 @@ void check_yaml_nesting(const std::string& yaml_text, const std::string& source,
   }
   // Without aliases every node is at least one character of the text; with them a small
   // file can stand for an exponential tree ("billion laughs"), which this walk would follow.
-  const size_t max_visits = 2 * yaml_text.size() + 100000;
+  const size_t max_visits = 4 * yaml_text.size() + 10000;
   size_t visits = 0;
   std::vector<std::pair<YAML::Node, int>> pending{{root, 0}};
   while (!pending.empty()) {
