@@ -233,7 +233,7 @@ class Parser {
   SqlFragment parse_filter() {
     SqlFragment out;
     if (peek().type != Tok::end) {
-      out.sql = or_expr();
+      out.sql = "(" + or_expr() + ")";  // the store appends it after an AND
       expect_end();
     }
     out.binds = std::move(binds_);
@@ -280,20 +280,19 @@ class Parser {
     }
   }
 
-  std::string or_expr() {
-    std::string sql = and_expr();
-    while (is_word("or")) {
-      next();
-      sql = "(" + sql + " OR " + and_expr() + ")";
-    }
-    return sql;
-  }
+  // SQL nests as little as the filter does, because SQLite's parser has a fixed stack (it
+  // failed with "parser stack overflow" at about 100 chained terms when each step was
+  // parenthesised): `a and b and c` is one flat chain, AND and OR rely on SQL's own
+  // precedence (the same as the filter's), NOT takes its operand bare, and only the
+  // filter's own parentheses (and each comparison) become SQL parentheses.
+  std::string or_expr() { return chain("or", " OR ", &Parser::and_expr); }
+  std::string and_expr() { return chain("and", " AND ", &Parser::unary); }
 
-  std::string and_expr() {
-    std::string sql = unary();
-    while (is_word("and")) {
+  std::string chain(std::string_view keyword, const char* sql_operator, std::string (Parser::*term)()) {
+    std::string sql = (this->*term)();
+    while (is_word(keyword)) {
       next();
-      sql = "(" + sql + " AND " + unary() + ")";
+      sql += sql_operator + (this->*term)();
     }
     return sql;
   }
@@ -315,7 +314,7 @@ class Parser {
     if (is_word("not")) {
       Nesting level(*this);
       next();
-      return "(NOT " + unary() + ")";
+      return "NOT " + unary();
     }
     if (peek().type == Tok::lparen) {
       Nesting level(*this);
@@ -323,7 +322,7 @@ class Parser {
       std::string sql = or_expr();
       if (peek().type != Tok::rparen) fail(source_, peek().position, "expected ')'");
       next();
-      return sql;
+      return "(" + sql + ")";
     }
     return comparison();
   }

@@ -1,14 +1,18 @@
 // Hostile input to the trainer's parsers (found by, or written for, tests/fuzz): deep
-// nesting and alias bombs in config files and overrides, deep JSON in checkpoint headers.
-// Each gets a message naming where, never a crash (these used to overflow the stack).
+// nesting and alias bombs in config files and overrides, deep JSON in checkpoint headers
+// (these used to overflow the stack), config strings that are not UTF-8, NaN in a series.
+// Each gets a message naming where, never a crash.
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstdio>
+#include <fstream>
 #include <stdexcept>
 #include <string>
 
 #include "trainer/checkpoint.h"
 #include "trainer/config.h"
+#include "trainer/data/readers.h"
 #include "trainer/yaml_nesting.h"
 
 namespace rnnlab::trainer {
@@ -74,6 +78,34 @@ TEST(InputLimits, OverrideNestingIsBounded) {
   const std::string message = config_error("", {"train.lr=&a [*a]", "model.cell=lstn"});
   EXPECT_CONTAINS(message, "override 'train.lr=&a [*a]': nesting deeper than 64 levels");
   EXPECT_CONTAINS(message, "override 'model.cell=lstn': key 'model.cell': unknown value 'lstn'");
+}
+
+TEST(InputLimits, ConfigStringsAreUtf8) {
+  // Found by tests/fuzz: a byte that is not UTF-8 came back from config_to_yaml as U+FFFD.
+  EXPECT_EQ(config_error("data:\n  path: -- - x\xDA - y\n"),
+            "cfg.yaml:2: key 'data.path': the value is not valid UTF-8 (a YAML file is UTF-8 text)");
+  EXPECT_CONTAINS(config_error("", {"output.dir=runs/\xC0\xAF"}), "key 'output.dir': the value is not valid UTF-8");
+  // UTF-8 itself loads and survives the round trip.
+  const Config config = parse_config("data:\n  path: donn\xC3\xA9\x65s/\xF0\x9F\x93\x88.csv\n", "cfg.yaml");
+  EXPECT_EQ(config.data.path, "donn\xC3\xA9\x65s/\xF0\x9F\x93\x88.csv");
+  EXPECT_EQ(parse_config(config_to_yaml(config), "again.yaml").data.path, config.data.path);
+}
+
+TEST(InputLimits, NumericSeriesAreFinite) {
+  // strtod reads "nan" and "inf"; a forecast series must not hold them.
+  const std::string path = ::testing::TempDir() + "input_limits_series.csv";
+  for (const char* bad : {"nan", "inf", "-Infinity"}) {
+    std::ofstream(path) << "t,value\n1,2.5\n2," << bad << "\n";
+    try {
+      data::read_numeric_column(path, "value");
+      ADD_FAILURE() << bad << " was read as a number";
+    } catch (const std::invalid_argument& error) {
+      EXPECT_EQ(std::string(error.what()), path + ":3: '" + bad + "' is not a number");
+    }
+  }
+  std::ofstream(path) << "t,value\n1,2.5\n2,-1e3\n";
+  EXPECT_EQ(data::read_numeric_column(path, "value"), (std::vector<double>{2.5, -1000.0}));
+  std::remove(path.c_str());
 }
 
 std::string safetensors(const std::string& header, size_t data_bytes) {
