@@ -12,6 +12,7 @@
 
 #include "experiments/sweep.h"
 #include "trainer/config.h"
+#include "trainer/yaml_nesting.h"
 
 namespace rnnlab::experiments {
 namespace {
@@ -41,6 +42,7 @@ class Reader {
   Reader(std::string source, std::string text) : source_(std::move(source)), text_(std::move(text)) {}
 
   SweepSpec read() {
+    trainer::check_yaml_nesting(text_, source_);
     YAML::Node root;
     try {
       root = YAML::Load(text_);

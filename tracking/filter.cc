@@ -233,7 +233,7 @@ class Parser {
   SqlFragment parse_filter() {
     SqlFragment out;
     if (peek().type != Tok::end) {
-      out.sql = or_expr();
+      out.sql = "(" + or_expr() + ")";  // the store appends it after an AND
       expect_end();
     }
     out.binds = std::move(binds_);
@@ -280,35 +280,49 @@ class Parser {
     }
   }
 
-  std::string or_expr() {
-    std::string sql = and_expr();
-    while (is_word("or")) {
+  // SQL nests as little as the filter does, because SQLite's parser has a fixed stack (it
+  // failed with "parser stack overflow" at about 100 chained terms when each step was
+  // parenthesised): `a and b and c` is one flat chain, AND and OR rely on SQL's own
+  // precedence (the same as the filter's), NOT takes its operand bare, and only the
+  // filter's own parentheses (and each comparison) become SQL parentheses.
+  std::string or_expr() { return chain("or", " OR ", &Parser::and_expr); }
+  std::string and_expr() { return chain("and", " AND ", &Parser::unary); }
+
+  std::string chain(std::string_view keyword, const char* sql_operator, std::string (Parser::*term)()) {
+    std::string sql = (this->*term)();
+    while (is_word(keyword)) {
       next();
-      sql = "(" + sql + " OR " + and_expr() + ")";
+      sql += sql_operator + (this->*term)();
     }
     return sql;
   }
 
-  std::string and_expr() {
-    std::string sql = unary();
-    while (is_word("and")) {
-      next();
-      sql = "(" + sql + " AND " + unary() + ")";
+  // Each 'not' and '(' is one level of recursion; a bound keeps a hostile filter from
+  // exhausting the stack (`((((...` used to end in SIGSEGV).
+  struct Nesting {
+    explicit Nesting(Parser& parser) : depth(++parser.depth_) {
+      if (depth > kMaxFilterNesting) {
+        fail(parser.source_, parser.peek().position,
+             "nesting deeper than " + std::to_string(kMaxFilterNesting) + " levels");
+      }
     }
-    return sql;
-  }
+    ~Nesting() { --depth; }
+    int& depth;
+  };
 
   std::string unary() {
     if (is_word("not")) {
+      Nesting level(*this);
       next();
-      return "(NOT " + unary() + ")";
+      return "NOT " + unary();
     }
     if (peek().type == Tok::lparen) {
+      Nesting level(*this);
       next();
       std::string sql = or_expr();
       if (peek().type != Tok::rparen) fail(source_, peek().position, "expected ')'");
       next();
-      return sql;
+      return "(" + sql + ")";
     }
     return comparison();
   }
@@ -452,6 +466,7 @@ class Parser {
   FilterContext context_;
   std::vector<Token> tokens_;
   size_t index_ = 0;
+  int depth_ = 0;  // open 'not's and '('s
   std::vector<SqlValue> binds_;
   std::vector<FieldRef> fields_;
 };

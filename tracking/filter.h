@@ -24,7 +24,10 @@
 //
 // The SQL refers to the run as `r` (table runs) and its experiment as `e` (experiments).
 // A malformed filter throws std::invalid_argument whose message shows the filter, a caret
-// under the offending token and its 1-based column.
+// under the offending token and its 1-based column; so does one nesting 'not' and '(' more
+// than kMaxFilterNesting deep ("nesting deeper than 12 levels"). The bound is SQLite's:
+// its parser has a fixed stack of 100 entries, which `(a or b and (...))` 16 deep fills
+// ("parser stack overflow"); 12 levels of any mix of 'not', 'and', 'or' and '(' fit.
 #pragma once
 
 #include <cstdint>
@@ -37,6 +40,8 @@ namespace rnnlab::tracking {
 
 // A value bound to an SQL parameter (NULL, integer, real or text).
 using SqlValue = std::variant<std::monostate, int64_t, double, std::string>;
+
+constexpr int kMaxFilterNesting = 12;
 
 enum class Goal { minimize, maximize };
 enum class MetricValue { last, best };

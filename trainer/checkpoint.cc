@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -22,6 +23,10 @@ static_assert(sizeof(float) == 4, "safetensors F32 is 4 bytes");
 // The reference implementation refuses headers over 100 MB; so do we, before allocating.
 constexpr uint64_t kMaxHeaderBytes = 100u << 20;
 constexpr const char* kMetadataKey = "__metadata__";
+// nlohmann's parser keeps its own stack, but dump() (error messages) and the readers of the
+// trainer's document recurse once per level: a header of 10^6 nested '[' overflowed the
+// stack. Our header nests 3 deep and the document a few levels.
+constexpr int kMaxJsonNesting = 64;
 
 std::string shape_text(const std::vector<int64_t>& shape) {
   std::string out = "[";
@@ -43,6 +48,32 @@ int64_t element_count(const std::vector<int64_t>& shape) {
 
 [[noreturn]] void corrupt(const std::string& source, const std::string& problem) {
   throw std::runtime_error("checkpoint '" + source + "': " + problem);
+}
+
+// Parses JSON `text` (`what` names it in messages) after checking that no array or object
+// sits deeper than kMaxJsonNesting; brackets inside strings do not count.
+nlohmann::json parse_json(std::string_view text, const std::string& source, const std::string& what) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonNesting)
+        corrupt(source, what + ": nesting deeper than " + std::to_string(kMaxJsonNesting) + " levels");
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& error) {
+    corrupt(source, what + " is not valid JSON: " + error.what());
+  }
 }
 
 [[noreturn]] void io_error(const std::string& path, const std::string& call) {
@@ -145,12 +176,7 @@ SafetensorsData decode_safetensors(std::string_view bytes, const std::string& so
   if (header_length > bytes.size() - 8)
     corrupt(source, "header length " + std::to_string(header_length) + " runs past the end of the " +
                         std::to_string(bytes.size()) + "-byte file (truncated?)");
-  nlohmann::json header;
-  try {
-    header = nlohmann::json::parse(bytes.substr(8, size_t(header_length)));
-  } catch (const nlohmann::json::exception& error) {
-    corrupt(source, std::string("header is not valid JSON: ") + error.what());
-  }
+  const nlohmann::json header = parse_json(bytes.substr(8, size_t(header_length)), source, "header");
   if (!header.is_object()) corrupt(source, "header is not a JSON object");
   const std::string_view data = bytes.substr(8 + size_t(header_length));
 
@@ -315,13 +341,7 @@ Checkpoint parse_checkpoint(std::string_view bytes, const std::string& path) {
   checkpoint.path = path;
   checkpoint.tensors = std::move(contents.tensors);
   auto document = contents.metadata.find("rnnlab");
-  if (document != contents.metadata.end()) {
-    try {
-      checkpoint.metadata = nlohmann::json::parse(document->second);
-    } catch (const nlohmann::json::exception& error) {
-      corrupt(path, std::string("metadata is not valid JSON: ") + error.what());
-    }
-  }
+  if (document != contents.metadata.end()) checkpoint.metadata = parse_json(document->second, path, "metadata");
   return checkpoint;
 }
 

@@ -23,7 +23,7 @@
 // Failure: a missing file throws std::invalid_argument naming the path. Anything wrong in
 // a file (truncated, header not JSON, offsets out of range / overlapping / leaving gaps,
 // dtype other than F32, shape not matching the byte count, CRC mismatch, metadata not
-// JSON) throws std::runtime_error naming the file and the problem; no input crashes the
+// JSON, header or metadata nested deeper than 64 levels) throws std::runtime_error naming the file and the problem; no input crashes the
 // reader. Invalid tensors handed to the writer (empty or duplicate names, negative
 // dimensions) throw std::invalid_argument; I/O failures std::runtime_error.
 // Thread safety: free functions without shared state; concurrent writers to the SAME path

@@ -16,6 +16,7 @@
 
 #include "trainer/config_check.h"
 #include "trainer/config_schema.h"
+#include "trainer/yaml_nesting.h"
 
 namespace rnnlab::trainer {
 namespace {
@@ -96,6 +97,28 @@ bool parse_bool(const std::string& text, bool& value) {
   return false;
 }
 
+// YAML text is UTF-8. yaml-cpp reads other bytes as they are but writes each one back as
+// U+FFFD, so a value that is not UTF-8 would not survive config_to_yaml (found by
+// tests/fuzz: a data.path with byte 0xDA changed on the round trip).
+bool valid_utf8(const std::string& text) {
+  for (size_t i = 0; i < text.size();) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    const size_t length = byte < 0x80 ? 1 : (byte >> 5) == 0x6 ? 2 : (byte >> 4) == 0xE ? 3 : (byte >> 3) == 0x1E ? 4 : 0;
+    if (length == 0 || i + length > text.size()) return false;
+    uint32_t code = length == 1 ? byte : byte & (0x7F >> length);
+    for (size_t k = 1; k < length; ++k) {
+      const auto next = static_cast<unsigned char>(text[i + k]);
+      if ((next & 0xC0) != 0x80) return false;
+      code = (code << 6) | (next & 0x3F);
+    }
+    // Overlong forms, UTF-16 surrogates and code points past U+10FFFF are not UTF-8.
+    static const uint32_t kMinimum[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (code < kMinimum[length] || (code >= 0xD800 && code <= 0xDFFF) || code > 0x10FFFF) return false;
+    i += length;
+  }
+  return true;
+}
+
 // Parses one scalar for `key`; returns "" on success or what is wrong.
 std::string parse_value(const ConfigKey& key, const YAML::Node& node, ConfigValue& value) {
   if (key.type == ConfigType::string && node.IsNull()) return value = std::string(), "";
@@ -136,6 +159,7 @@ std::string parse_value(const ConfigKey& key, const YAML::Node& node, ConfigValu
       break;
     }
     case ConfigType::string:
+      if (!valid_utf8(text)) return "the value is not valid UTF-8 (a YAML file is UTF-8 text)";
       value = text;
       return "";
     case ConfigType::choice: {
@@ -162,6 +186,7 @@ class Loader {
   explicit Loader(std::string source) : source_(std::move(source)) {}
 
   void load_yaml(const std::string& yaml_text) {
+    check_yaml_nesting(yaml_text, source_);
     YAML::Node root;
     try {
       root = YAML::Load(yaml_text);
@@ -188,7 +213,11 @@ class Loader {
     const std::string path = assignment.substr(0, equals);
     YAML::Node node;
     try {
+      check_yaml_nesting(assignment.substr(equals + 1), "override " + quoted(assignment), false);
       node = YAML::Load(assignment.substr(equals + 1));
+    } catch (const std::invalid_argument& error) {
+      errors_.push_back(error.what());
+      return;
     } catch (const YAML::Exception& error) {
       errors_.push_back(where + "invalid YAML value: " + error.msg);
       return;

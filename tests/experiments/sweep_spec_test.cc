@@ -182,5 +182,18 @@ TEST(SweepSpec, GridRejectsDistributions) {
                   "sweep.yaml:12: parameter 'train.lr': method grid needs values");
 }
 
+TEST(SweepSpec, NestingIsBounded) {
+  // In the sweep file itself, past yaml-cpp's own bound of 500 levels and below it.
+  EXPECT_EQ(error_of(std::string(kBase) + "parameters:\n  model.cell: {values: " + std::string(100000, '[') +
+                     std::string(100000, ']') + "}\n"),
+            "sweep.yaml:12: nesting deeper than 64 levels");
+  EXPECT_EQ(error_of(std::string(kBase) + "parameters:\n  model.cell: {values: " + std::string(70, '[') +
+                     std::string(70, ']') + "}\n"),
+            "sweep.yaml:12: nesting deeper than 64 levels");
+  // An inline base whose alias contains itself.
+  EXPECT_EQ(error_of("name: x\nbase: &b {task: *b}\nparameters: {model.cell: {values: [gru]}}\n"),
+            "sweep.yaml:2: nesting deeper than 64 levels");
+}
+
 }  // namespace
 }  // namespace rnnlab::experiments

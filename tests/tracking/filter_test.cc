@@ -117,6 +117,40 @@ TEST(FilterErrors, PointAtTheOffendingToken) {
   expect_error("params.x = 1 or", 16, "expected a field, got the end");
 }
 
+// `open` repeated `depth` times, then a comparison, then `depth` ')'s.
+std::string nested(const std::string& open, int depth) {
+  std::string filter;
+  for (int i = 0; i < depth; ++i) filter += open;
+  return filter + "params.model.layers = 1" + std::string(size_t(depth), ')');
+}
+
+TEST(FilterErrors, NestingIsBounded) {
+  // 12 levels of '(' or 'not' compile; one more is refused at the token that opens it.
+  EXPECT_EQ(compile_filter(nested("(", kMaxFilterNesting)).binds.size(), 2u);
+  std::string nots;
+  for (int i = 0; i < kMaxFilterNesting; ++i) nots += "not ";
+  EXPECT_EQ(compile_filter(nots + "params.x = 1").binds.size(), 2u);
+  expect_error(std::string(kMaxFilterNesting + 1, '(') + "params.x = 1", 13, "nesting deeper than 12 levels");
+  expect_error(nots + "not params.x = 1", 4 * 12 + 1, "nesting deeper than 12 levels");
+  // Deep enough to overflow the stack before the bound (SIGSEGV at about 50,000 under ASan).
+  expect_error(std::string(300000, '(') + "params.x = 1", 13, "nesting deeper than 12 levels");
+}
+
+TEST_F(FilterTest, WhatCompilesSqliteAccepts) {
+  // The deepest filters allowed, in the shapes that use most of SQLite's parser stack.
+  // gru or (seed 1 and (gru or (seed 1 and ... layers 1))) = the 6 gru runs + 2 of layers 1, seed 1.
+  EXPECT_EQ(names(nested("(params.model.cell = 'gru' or params.train.seed = 1 and ", kMaxFilterNesting)).size(), 8u);
+  // Every seed is 0 or 1, so this is the gru runs.
+  EXPECT_EQ(names(nested("(params.model.cell = 'gru' or not params.train.seed in (0, 1) and not ",
+                         kMaxFilterNesting / 2)).size(), 6u);
+  // No name starts with x: an even number of nots around layers = 1 (6 runs).
+  EXPECT_EQ(names(nested("not (run.name not ilike 'x%' and ", kMaxFilterNesting / 2)).size(), 6u);
+  // Long flat chains (each step used to nest its own parentheses: 100 terms overflowed).
+  std::string chain = "params.model.layers = 1";
+  for (int i = 0; i < 300; ++i) chain += (i % 2 ? " and " : " or ") + std::string("params.train.seed >= 0");
+  EXPECT_EQ(names(chain).size(), 18u);  // the runs that have a seed
+}
+
 TEST(FilterSql, EveryValueAndKeyIsBound) {
   SqlFragment fragment = compile_filter(
       "params.`x'; DROP TABLE runs;--` = ''';DROP TABLE runs;--' or metrics.a.min in (1, 2.5)");

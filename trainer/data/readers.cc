@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -59,7 +60,8 @@ bool parse_number(const std::string& field, double* value) {
   char* end = nullptr;
   errno = 0;
   *value = std::strtod(text.c_str(), &end);
-  return end == text.c_str() + text.size() && errno != ERANGE;
+  // strtod also reads "nan" and "inf": a series holding them would train on NaN.
+  return end == text.c_str() + text.size() && errno != ERANGE && std::isfinite(*value);
 }
 
 }  // namespace
