@@ -13,10 +13,14 @@
 //
 // Data parallelism (rank r of world W): every rank computes the same epoch plan and takes
 // its share, so the ranks never communicate to agree on it.
-//   language_model: W * batch_size streams over the split; rank r owns streams
+//   language_model, train split: W * batch_size streams over the split; rank r owns streams
 //     [r * batch_size, (r + 1) * batch_size). Every rank has the same number of batches; the
-//     last (< W * batch_size) tokens that do not fill a stream are dropped, and the last
-//     batch of an epoch may be shorter in time (seq_len < data.seq_len) on every rank alike.
+//     last (< W * batch_size) tokens that do not fill a stream are left out of the epoch, and
+//     the last batch may be shorter in time (seq_len < data.seq_len) on every rank alike.
+//   language_model, val and test: ONE stream over the whole split (batch_size 1, the state
+//     carried from chunk to chunk, data.seq_len steps each), so every target after the
+//     first token is scored (size() - 1 of them) whatever batch_size and W are; rank 0
+//     holds it and every other rank gets as many empty batches.
 //   sequence tasks: sequences are grouped by exact length (unless padded), each group is cut
 //     into global batches of up to W * batch_size, the global batches are shuffled, and each
 //     is dealt to the W ranks as W slices whose sizes differ by at most one. So every rank
