@@ -84,7 +84,7 @@ std::vector<ConfigKey> build_schema() {
                      RNNLAB_FIELD(task)));
 
   s.push_back(choice("data.dataset",
-                     {"auto", "moby_dick", "sotu", "pang_lee", "wsj_pos", "oanc_pos", "sunspots",
+                     {"auto", "moby_dick", "sotu", "pang_lee", "wsj_pos", "oanc_pos", "sunspots", "co2",
                       "adding", "copy", "file"},
                      "Built-in data set (`rnnlab data fetch NAME`) or `file` for your own; `auto` "
                      "resolves to the task's default (see the rules below)",
@@ -125,6 +125,14 @@ std::vector<ConfigKey> build_schema() {
                       RNNLAB_FIELD(data.window)));
   s.push_back(integer("data.horizon", 1, kIntMax, "forecast: future values predicted at once",
                       RNNLAB_FIELD(data.horizon)));
+  s.push_back(boolean("data.difference",
+                      "forecast: model the change (inputs x_t - x_{t-1}, targets the change since the "
+                      "last input), added back so errors are in the series' units",
+                      RNNLAB_FIELD(data.difference)));
+  s.push_back(integer("data.season", 0, kIntMax,
+                      "forecast: season length of the seasonal-naive baseline (y_t = y_{t-season}), "
+                      "printed beside repeat-last; 0 = none",
+                      RNNLAB_FIELD(data.season)));
   s.push_back(integer("data.train_size", 1, kIntMax, "adding / copy: generated training sequences",
                       RNNLAB_FIELD(data.train_size)));
   s.push_back(integer("data.test_size", 1, kIntMax,
@@ -326,7 +334,7 @@ const std::vector<std::string>& config_rules() {
       "`data.dataset: auto` becomes the task's default: language_model moby_dick, classify "
       "pang_lee, tag wsj_pos, forecast sunspots, adding adding, copy copy.",
       "A built-in data set must fit the task: moby_dick and sotu for language_model, pang_lee for "
-      "classify, wsj_pos and oanc_pos for tag, sunspots for forecast, adding and copy for their "
+      "classify, wsj_pos and oanc_pos for tag, sunspots and co2 for forecast, adding and copy for their "
       "tasks.",
       "`data.dataset: file` needs `data.path`; its `data.format` must fit the task (text: "
       "language_model; tsv or csv: classify; tagged: tag; numeric_csv: forecast); `auto` "
@@ -367,7 +375,7 @@ std::vector<std::string> task_datasets(std::string_view task) {
   if (task == "language_model") return {"moby_dick", "sotu"};
   if (task == "classify") return {"pang_lee"};
   if (task == "tag") return {"wsj_pos", "oanc_pos"};
-  if (task == "forecast") return {"sunspots"};
+  if (task == "forecast") return {"sunspots", "co2"};
   if (task == "adding") return {"adding"};
   if (task == "copy") return {"copy"};
   return {};

@@ -60,7 +60,8 @@ struct TaskInfo {
   int output_size = 0;
   bool per_step_output = false;  // language_model, tag, copy: one prediction per time step
   bool regression = false;       // forecast, adding: mean squared error on value_targets
-  // forecast: value_targets are (x - target_mean) / target_std; report errors times std.
+  // forecast: value_targets are z-scores of x, or of the change since the last input with
+  // data.difference (forecast_scaling.h); report errors times std.
   double target_mean = 0.0;
   double target_std = 1.0;
 };
@@ -83,7 +84,9 @@ class TaskData {
   //   classify: majority class: "accuracy"
   //   tag: most frequent tag of each training word (unknown words: most frequent tag):
   //     "accuracy"
-  //   forecast: repeat the last value: "rmse", "mae" (original units)
+  //   forecast: repeat the last value: "rmse", "mae" (original units); with data.season = m
+  //     also the seasonal-naive forecast (the value m steps before, from the last season
+  //     the window saw): "seasonal_rmse", "seasonal_mae"
   //   adding: predict the training mean: "mse"
   //   copy: uniform guess over the symbols: "loss" (nats/target)
   virtual std::map<std::string, double> baseline(Split split) const = 0;
