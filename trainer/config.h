@@ -57,6 +57,7 @@ struct ModelConfig {
   bool peephole = false;         // lstm only
   int projection_size = 0;       // lstm only
   std::string init = "keras";    // keras | pytorch
+  std::string embedding_init = "auto";  // auto (= init) | keras (U(-0.05, 0.05)) | pytorch (N(0, 1))
   std::string backend = "onednn";  // onednn | reference | cudnn (alias gpu; whole step on the GPU)
 };
 

@@ -170,6 +170,10 @@ std::vector<ConfigKey> build_schema() {
                      "Initialisation: Keras's (Glorot / orthogonal, forget bias 1) or PyTorch's "
                      "(uniform +-1/sqrt(hidden))",
                      RNNLAB_FIELD(model.init)));
+  s.push_back(choice("model.embedding_init", {"auto", "keras", "pytorch"},
+                     "Embedding table's initialisation: `auto` follows `model.init`; `keras` is "
+                     "uniform(-0.05, 0.05), `pytorch` is N(0, 1)",
+                     RNNLAB_FIELD(model.embedding_init)));
   s.push_back(choice("model.backend", {"onednn", "reference", "cudnn", "gpu"},
                      "Recurrent kernels: oneDNN (CPU), the plain reference loops, or cuDNN (the whole "
                      "step on the GPU; `gpu` is an alias)",
