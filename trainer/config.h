@@ -56,7 +56,7 @@ struct ModelConfig {
   double dropout = 0.0;          // between recurrent layers and before the head
   bool peephole = false;         // lstm only
   int projection_size = 0;       // lstm only
-  std::string init = "keras";    // keras | pytorch
+  std::string init = "auto";     // keras | pytorch; "auto" resolves per task when loading
   std::string embedding_init = "auto";  // auto (= init) | keras (U(-0.05, 0.05)) | pytorch (N(0, 1))
   std::string backend = "onednn";  // onednn | reference | cudnn (alias gpu; whole step on the GPU)
 };
