@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tests/trainer/train_test_util.h"
@@ -70,6 +71,21 @@ TEST(ModelInit, EmbeddingSchemeIsChosenOnItsOwn) {
   EXPECT_EQ(pytorch_uniform.embedding, keras.embedding);
   EXPECT_EQ(pytorch_uniform.rest, pytorch.rest);
   EXPECT_NE(keras.rest, pytorch.rest);
+}
+
+TEST(ModelInit, AutoResolvesPerTaskAndNamedSchemesStay) {
+  const auto init_of = [](const std::string& yaml) { return parse_config(yaml, "inline.yaml").model.init; };
+  const std::pair<const char*, const char*> expected[] = {
+      {"task: language_model\n", "pytorch"},
+      {"task: forecast\n", "pytorch"},
+      {"task: classify\n", "keras"},
+      {"task: tag\n", "keras"},
+      {"task: adding\n", "keras"},
+      {"task: copy\n", "keras"},
+      {"task: language_model\nmodel:\n  init: keras\n", "keras"},
+      {"task: classify\nmodel:\n  init: pytorch\n", "pytorch"},
+  };
+  for (const auto& [yaml, init] : expected) EXPECT_EQ(init_of(yaml), init) << yaml;
 }
 
 TEST(ModelInit, UnknownEmbeddingSchemeNamesTheKey) {
