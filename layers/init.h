@@ -4,7 +4,7 @@
 // element i of a tensor is a pure function of (seed, tensor, i), so results never depend
 // on thread count or call order, and the same seed always gives the same model.
 //
-// Schemes ("keras" is the default of the trainer):
+// Schemes (the trainer's `model.init: auto` picks one per task: trainer/config_schema.cc):
 //   keras    input kernels Glorot-uniform with Keras's fans (kernel [I, G*H]: fan_in = I,
 //            fan_out = G*H), recurrent kernels orthogonal over the whole [S, G*H] Keras
 //            matrix (QR of a normal matrix with sign correction, so the canonical

@@ -21,7 +21,7 @@ namespace rnnlab::trainer {
 
 struct DataConfig {
   // Built-in data set (fetched by `rnnlab data fetch NAME`), or "file" for the user's own.
-  // moby_dick | sotu | pang_lee | wsj_pos | oanc_pos | sunspots | adding | copy | file, or
+  // moby_dick | sotu | pang_lee | wsj_pos | oanc_pos | sunspots | co2 | adding | copy | file, or
   // "auto": loading resolves it to the task's default, so a loaded Config never says auto.
   std::string dataset = "auto";
   std::string path;          // with dataset=file (or to override a built-in's location)
@@ -38,6 +38,8 @@ struct DataConfig {
   std::string column;          // forecast: numeric column name (default: the last one)
   int window = 20;             // forecast: past values fed to the model
   int horizon = 1;             // forecast: future values predicted
+  bool difference = false;     // forecast: model the changes x_t - x_{t-1}, add them back
+  int season = 0;              // forecast: period of the seasonal-naive baseline; 0 = none
   int train_size = 10000;      // adding/copy: generated training sequences
   int test_size = 1000;        // adding/copy: generated held-out sequences
   int copy_symbols = 8;        // copy task: alphabet size
@@ -54,7 +56,8 @@ struct ModelConfig {
   double dropout = 0.0;          // between recurrent layers and before the head
   bool peephole = false;         // lstm only
   int projection_size = 0;       // lstm only
-  std::string init = "keras";    // keras | pytorch
+  std::string init = "auto";     // keras | pytorch; "auto" resolves per task when loading
+  std::string embedding_init = "auto";  // auto (= init) | keras (U(-0.05, 0.05)) | pytorch (N(0, 1))
   std::string backend = "onednn";  // onednn | reference | cudnn (alias gpu; whole step on the GPU)
 };
 

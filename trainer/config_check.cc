@@ -79,6 +79,7 @@ void check_config_rules(Config& config, const ConfigLocator& where, std::vector<
   if (token_task(task) && model.embedding_size < 1)
     fail("model.embedding_size", "task '" + task + "' reads tokens and needs an embedding size >= 1",
          {"task"});
+  if (model.init == "auto") config.model.init = task_init_scheme(task);
   // `gpu` is an alias of `cudnn`: everything after the check sees one name.
   if (model.backend == "gpu") config.model.backend = "cudnn";
   if (model.backend == "cudnn" && model.peephole)

@@ -59,5 +59,8 @@ std::vector<std::string> task_metrics(std::string_view task);
 bool metric_higher_is_better(std::string_view metric);  // accuracy: true; losses: false
 // The built-in data sets that fit a task, the first being the task's default.
 std::vector<std::string> task_datasets(std::string_view task);
+// What `model.init: auto` becomes for a task: the scheme that learned faster at equal steps
+// in the study of docs/results.md ("Initialisation: which default").
+std::string task_init_scheme(std::string_view task);
 
 }  // namespace rnnlab::trainer

@@ -18,8 +18,9 @@ namespace {
 
 // Keys an evaluation may change: they pick the data, not the model's shape.
 bool overridable(const std::string& key) {
-  static const char* const fixed_data[] = {"data.level",  "data.lowercase", "data.max_vocab",    "data.min_count",
-                                           "data.window", "data.horizon",   "data.copy_symbols", "data.copy_length"};
+  static const char* const fixed_data[] = {"data.level",   "data.lowercase",    "data.max_vocab",
+                                           "data.min_count", "data.window",     "data.horizon",
+                                           "data.difference", "data.copy_symbols", "data.copy_length"};
   if (key == "model.backend" || key == "train.batch_size" || key == "train.threads") return true;
   if (key.rfind("data.", 0) != 0) return false;
   return std::none_of(std::begin(fixed_data), std::end(fixed_data), [&](const char* k) { return key == k; });
@@ -40,8 +41,8 @@ EvaluateResult evaluate_checkpoint(const std::string& checkpoint_path, const Eva
     const std::string key = override_text.substr(0, override_text.find('='));
     if (!overridable(key))
       throw std::invalid_argument("override '" + override_text + "': evaluate can change the data (data.* except "
-                                  "level, lowercase, max_vocab, min_count, window, horizon, copy_symbols, "
-                                  "copy_length), model.backend, train.batch_size and train.threads, not '" +
+                                  "level, lowercase, max_vocab, min_count, window, horizon, difference, "
+                                  "copy_symbols, copy_length), model.backend, train.batch_size and train.threads, not '" +
                                   key + "'");
   }
   const Checkpoint checkpoint = load_checkpoint(checkpoint_path);

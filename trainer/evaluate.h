@@ -10,8 +10,8 @@
 // Overrides may point the model at other data: `data.dataset=wsj_pos` evaluates a tagger
 // trained on oanc_pos on WSJ's held-out test sentences, `data.dataset=file data.path=...`
 // on the user's file. Only keys that do not change the model's shape can be overridden:
-// data.* except level, lowercase, max_vocab, min_count, window, horizon, copy_symbols and
-// copy_length; model.backend; train.batch_size; train.threads.
+// data.* except level, lowercase, max_vocab, min_count, window, horizon, difference,
+// copy_symbols and copy_length; model.backend; train.batch_size; train.threads.
 //
 // Failure: a missing file throws std::invalid_argument naming it; a corrupt or truncated
 // one std::runtime_error (from load_checkpoint); a file that is not an rnnlab checkpoint,

@@ -65,6 +65,7 @@ ModelSpec model_spec(const Config& config, const data::TaskInfo& info) {
   spec.output_size = info.output_size;
   spec.head_dropout = float(m.dropout);
   spec.init = layers::parse_init_scheme(m.init);
+  spec.embedding_init = m.embedding_init == "auto" ? spec.init : layers::parse_init_scheme(m.embedding_init);
   return spec;
 }
 
@@ -88,7 +89,7 @@ Model::Model(const ModelSpec& spec, uint64_t seed) : spec_(spec) {
 
   // Each layer draws from its own seed so that adding a layer never reshuffles the others.
   if (spec.vocab_size > 0)
-    layers::init_embedding(spec.vocab_size, spec.embedding_size, spec.init, layers::init_seed(seed, 0),
+    layers::init_embedding(spec.vocab_size, spec.embedding_size, spec.embedding_init, layers::init_seed(seed, 0),
                            params_.data() + embedding_offset_);
   layers::init_recurrent(spec.recurrent, spec.init, layers::init_seed(seed, 1), params_.data() + rnn_offset_);
   layers::init_linear(spec.head_input_size(), spec.output_size, spec.init, layers::init_seed(seed, 2),

@@ -44,6 +44,7 @@ struct ModelSpec {
   int output_size = 0;
   float head_dropout = 0.0f;
   layers::InitScheme init = layers::InitScheme::keras;
+  layers::InitScheme embedding_init = layers::InitScheme::keras;  // the embedding table's own scheme
 
   int head_input_size() const;
 };

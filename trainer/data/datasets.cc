@@ -24,6 +24,8 @@ const std::vector<DatasetInfo>& builtin_datasets() {
        "OANC with automatic part-of-speech tags, 20,000 lines, 360k tokens"},
       {"sunspots", "forecast", "numeric_csv", "sunspots.csv", "deb python3-statsmodels",
        "Yearly sunspot numbers 1700-2008, 309 rows (column SUNACTIVITY)"},
+      {"co2", "forecast", "numeric_csv", "co2_monthly.csv", "deb python3-statsmodels",
+       "Mauna Loa CO2 (ppm), monthly means May 1964 - Dec 2001, 452 rows (column co2): trend + season"},
       {"adding", "adding", "synthetic", "", "generated",
        "Adding problem (Hochreiter & Schmidhuber 1997): sum the two marked values"},
       {"copy", "copy", "synthetic", "", "generated",

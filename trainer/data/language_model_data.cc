@@ -46,39 +46,7 @@ class LanguageModelData : public TaskData {
 
   std::vector<Batch> batches(Split split, const BatchOptions& options) const override {
     check_batch_options(options);
-    const std::vector<int32_t>& tokens = streams_[int(split)];
-    // Stream s covers tokens [s * stream_len, (s + 1) * stream_len], its last token being
-    // only a target; the tail that does not fill every stream is dropped.
-    const int64_t streams = int64_t(options.world) * options.batch_size;
-    const int64_t stream_len = tokens.empty() ? 0 : (int64_t(tokens.size()) - 1) / streams;
-    if (stream_len < 1) {
-      throw std::invalid_argument(std::string("the ") + split_name(split) + " split has " +
-                                  std::to_string(tokens.size()) + " tokens, too few for " + std::to_string(streams) +
-                                  " streams (train.batch_size x ranks); lower train.batch_size");
-    }
-    const int64_t first_stream = int64_t(options.rank) * options.batch_size;
-    const int n_size = options.batch_size;
-    std::vector<Batch> batches;
-    for (int64_t start = 0; start < stream_len; start += seq_len_) {
-      const int t_size = int(std::min<int64_t>(seq_len_, stream_len - start));
-      Batch batch;
-      batch.seq_len = t_size;
-      batch.batch_size = n_size;
-      batch.resets_state = start == 0;
-      batch.tokens.resize(size_t(t_size) * size_t(n_size));
-      batch.token_targets.resize(batch.tokens.size());
-      for (int t = 0; t < t_size; ++t) {
-        for (int n = 0; n < n_size; ++n) {
-          const size_t position = size_t((first_stream + n) * stream_len + start + t);
-          batch.tokens[size_t(t) * size_t(n_size) + size_t(n)] = tokens[position];
-          batch.token_targets[size_t(t) * size_t(n_size) + size_t(n)] = tokens[position + 1];
-        }
-      }
-      batch.local_targets = int64_t(t_size) * n_size;
-      batch.global_targets = int64_t(t_size) * streams;
-      batches.push_back(std::move(batch));
-    }
-    return batches;
+    return split == Split::train ? training_batches(options) : scoring_batches(split, options);
   }
 
   std::map<std::string, double> baseline(Split split) const override { return baselines_[int(split)]; }
@@ -93,6 +61,69 @@ class LanguageModelData : public TaskData {
   }
 
  private:
+  // Training: W * batch_size parallel streams; stream s covers tokens [s * stream_len,
+  // (s + 1) * stream_len], its last token being only a target; the tail that does not fill
+  // every stream is left out of that epoch.
+  std::vector<Batch> training_batches(const BatchOptions& options) const {
+    const std::vector<int32_t>& tokens = streams_[int(Split::train)];
+    const int64_t streams = int64_t(options.world) * options.batch_size;
+    const int64_t stream_len = tokens.empty() ? 0 : (int64_t(tokens.size()) - 1) / streams;
+    if (stream_len < 1) {
+      throw std::invalid_argument("the train split has " + std::to_string(tokens.size()) + " tokens, too few for " +
+                                  std::to_string(streams) + " streams (train.batch_size x ranks); lower train.batch_size");
+    }
+    const int64_t first_stream = int64_t(options.rank) * options.batch_size;
+    std::vector<Batch> batches;
+    for (int64_t start = 0; start < stream_len; start += seq_len_) {
+      const int t_size = int(std::min<int64_t>(seq_len_, stream_len - start));
+      Batch batch = stream_batch(tokens, t_size, options.batch_size, stream_len, first_stream * stream_len + start);
+      batch.resets_state = start == 0;
+      batch.global_targets = int64_t(t_size) * streams;
+      batches.push_back(std::move(batch));
+    }
+    return batches;
+  }
+
+  // Validation and test: ONE stream over the whole split from a zero state, the state
+  // carried from chunk to chunk (PyTorch's charlm.py reads its validation text the same
+  // way), so every target after the first token is scored, tokens.size() - 1 in all, and
+  // the score does not depend on train.batch_size. Rank 0 scores it; every other rank gets
+  // the same number of empty batches (batch_size 0), so the ranks' sums still reduce.
+  std::vector<Batch> scoring_batches(Split split, const BatchOptions& options) const {
+    const std::vector<int32_t>& tokens = streams_[int(split)];
+    const int64_t targets = std::max<int64_t>(int64_t(tokens.size()) - 1, 0);
+    std::vector<Batch> batches;
+    for (int64_t start = 0; start < targets; start += seq_len_) {
+      const int t_size = int(std::min<int64_t>(seq_len_, targets - start));
+      Batch batch = options.rank == 0 ? stream_batch(tokens, t_size, 1, 0, start) : Batch{};
+      if (options.rank != 0) batch.seq_len = t_size;
+      batch.resets_state = start == 0;
+      batch.global_targets = t_size;
+      batches.push_back(std::move(batch));
+    }
+    return batches;
+  }
+
+  // t_size steps of n_size streams that start stream_len tokens apart, the first at token
+  // `first`: inputs tokens[p], targets tokens[p + 1].
+  static Batch stream_batch(const std::vector<int32_t>& tokens, int t_size, int n_size, int64_t stream_len,
+                            int64_t first) {
+    Batch batch;
+    batch.seq_len = t_size;
+    batch.batch_size = n_size;
+    batch.tokens.resize(size_t(t_size) * size_t(n_size));
+    batch.token_targets.resize(batch.tokens.size());
+    for (int t = 0; t < t_size; ++t) {
+      for (int n = 0; n < n_size; ++n) {
+        const size_t position = size_t(first + int64_t(n) * stream_len + t);
+        batch.tokens[size_t(t) * size_t(n_size) + size_t(n)] = tokens[position];
+        batch.token_targets[size_t(t) * size_t(n_size) + size_t(n)] = tokens[position + 1];
+      }
+    }
+    batch.local_targets = int64_t(t_size) * n_size;
+    return batch;
+  }
+
   TextCodec codec_;
   std::vector<int32_t> streams_[3];
   int seq_len_;

@@ -5,6 +5,7 @@
 
 #include "layers/random.h"
 #include "trainer/data/builders.h"
+#include "trainer/data/forecast_scaling.h"
 #include "trainer/data/readers.h"
 #include "trainer/data/sequence_data.h"
 
@@ -40,59 +41,88 @@ std::unique_ptr<TaskData> build_forecast(const Config& config, const std::string
   const DataConfig& cfg = config.data;
   if (cfg.window < 1) throw std::invalid_argument("key 'data.window': must be >= 1");
   if (cfg.horizon < 1) throw std::invalid_argument("key 'data.horizon': must be >= 1");
+  if (cfg.season < 0) throw std::invalid_argument("key 'data.season': must be >= 0");
   const std::vector<double> series = read_numeric_column(path, cfg.column);
   const SplitSizes sizes = split_sizes(cfg, int64_t(series.size()), "time steps", path);
   const int64_t train_end = sizes.train, val_end = sizes.train + sizes.val;
-  if (cfg.window + cfg.horizon > train_end) {
-    throw std::invalid_argument("keys 'data.window' + 'data.horizon' (" + std::to_string(cfg.window + cfg.horizon) +
-                                ") exceed the " + std::to_string(train_end) + " training time steps of '" + path + "'");
+  // With differences a window of `window` changes reads window + 1 values.
+  const int64_t lag = cfg.difference ? 1 : 0;
+  if (cfg.window + cfg.horizon + lag > train_end) {
+    throw std::invalid_argument("keys 'data.window' + 'data.horizon'" + std::string(lag ? " + 1 (data.difference)" : "") +
+                                " (" + std::to_string(cfg.window + cfg.horizon + lag) + ") exceed the " +
+                                std::to_string(train_end) + " training time steps of '" + path + "'");
+  }
+  if (cfg.season >= train_end) {
+    throw std::invalid_argument("key 'data.season': " + std::to_string(cfg.season) + " is not below the " +
+                                std::to_string(train_end) + " training time steps of '" + path + "'");
   }
 
-  // 1. Normalisation from the training part only, so nothing of val/test leaks into it.
-  double mean = 0;
-  for (int64_t i = 0; i < train_end; ++i) mean += series[size_t(i)];
-  mean /= double(train_end);
+  // 1. Normalisation of what the model reads (levels or changes) from the training part
+  // only, so nothing of val/test leaks into it.
+  ForecastScaling scaling;
+  scaling.difference = cfg.difference;
+  const ForecastScaling identity{cfg.difference, 0.0, 1.0};
+  const double count = double(train_end - lag);
+  for (int64_t j = lag; j < train_end; ++j) scaling.mean += forecast_input(series, j, identity) / count;
   double variance = 0;
-  for (int64_t i = 0; i < train_end; ++i) variance += (series[size_t(i)] - mean) * (series[size_t(i)] - mean);
-  double std_dev = std::sqrt(variance / double(train_end));
-  if (!(std_dev > 0)) std_dev = 1.0;  // a constant training series: keep values as they are
+  for (int64_t j = lag; j < train_end; ++j) {
+    const double centred = forecast_input(series, j, identity) - scaling.mean;
+    variance += centred * centred / count;
+  }
+  scaling.std = std::sqrt(variance);
+  if (!(scaling.std > 0)) scaling.std = 1.0;  // a constant training series: keep values as they are
   if (trained) {  // the model's own units
-    mean = trained_part(*trained, "target_mean").get<double>();
-    std_dev = trained_part(*trained, "target_std").get<double>();
+    scaling.mean = trained_part(*trained, "target_mean").get<double>();
+    scaling.std = trained_part(*trained, "target_std").get<double>();
   }
 
-  // 2. Window i reads x[i, i+window) and predicts x[i+window, i+window+horizon). It belongs to
-  // the split holding all of its targets (its inputs may reach back into an earlier split,
-  // as they would in deployment); windows whose targets straddle a boundary are dropped.
+  // 2. The window whose first target is x[first] reads positions [first - window, first)
+  // and predicts x[first, first + horizon). It belongs to the split holding all of its
+  // targets (its inputs may reach back into an earlier split, as they would in deployment);
+  // windows whose targets straddle a boundary are dropped. Baselines on the same targets:
+  // repeat the last value, and (data.season = m) seasonal naive: the value one season
+  // before, from the last season the window has seen (x[first + k - m (k / m + 1)]).
   auto data = std::make_unique<SequenceTaskData>();
-  std::vector<double> baseline_errors[3];
-  for (int64_t i = 0; i + cfg.window + cfg.horizon <= int64_t(series.size()); ++i) {
-    const int64_t first = i + cfg.window, last = first + cfg.horizon - 1;
+  std::vector<double> naive_errors[3], seasonal_errors[3];
+  for (int64_t first = cfg.window + lag; first + cfg.horizon <= int64_t(series.size()); ++first) {
+    const int64_t last = first + cfg.horizon - 1;
     int s = -1;
     if (last < train_end) s = 0;
     else if (first >= train_end && last < val_end) s = 1;
     else if (first >= val_end) s = 2;
     if (s < 0) continue;
     std::vector<float> inputs(size_t(cfg.window)), targets(size_t(cfg.horizon));
-    for (int t = 0; t < cfg.window; ++t) inputs[size_t(t)] = float((series[size_t(i + t)] - mean) / std_dev);
+    for (int t = 0; t < cfg.window; ++t) inputs[size_t(t)] = float(forecast_input(series, first - cfg.window + t, scaling));
     for (int k = 0; k < cfg.horizon; ++k) {
       const double target = series[size_t(first + k)];
-      targets[size_t(k)] = float((target - mean) / std_dev);
-      baseline_errors[s].push_back(series[size_t(first - 1)] - target);  // repeat the last value
+      targets[size_t(k)] = float(forecast_target(series, first, k, scaling));
+      naive_errors[s].push_back(series[size_t(first - 1)] - target);
+      const int64_t seasonal = cfg.season > 0 ? first + k - int64_t(cfg.season) * (k / cfg.season + 1) : -1;
+      if (seasonal >= 0) seasonal_errors[s].push_back(series[size_t(seasonal)] - target);
     }
     data->splits[s].values.push_back(std::move(inputs));
     data->splits[s].value_targets.push_back(std::move(targets));
   }
-  for (int s = 0; s < 3; ++s) data->baselines[s] = regression_errors(baseline_errors[s]);
+  for (int s = 0; s < 3; ++s) {
+    data->baselines[s] = regression_errors(naive_errors[s]);
+    if (seasonal_errors[s].empty()) continue;  // no season, or no window reaches a season back
+    const auto seasonal = regression_errors(seasonal_errors[s]);
+    data->baselines[s]["seasonal_rmse"] = seasonal.at("rmse");
+    data->baselines[s]["seasonal_mae"] = seasonal.at("mae");
+  }
 
   TaskInfo& info = data->task_info;
   info.task = "forecast";
   info.input_features = 1;
   info.output_size = cfg.horizon;
   info.regression = true;
-  info.target_mean = mean;
-  info.target_std = std_dev;
-  data->extra_metadata = {{"window", cfg.window}, {"horizon", cfg.horizon}, {"column", cfg.column}};
+  info.target_mean = scaling.mean;
+  info.target_std = scaling.std;
+  data->extra_metadata = {{"window", cfg.window},
+                          {"horizon", cfg.horizon},
+                          {"column", cfg.column},
+                          {"difference", cfg.difference},
+                          {"season", cfg.season}};
   return data;
 }
 

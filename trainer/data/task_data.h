@@ -13,10 +13,14 @@
 //
 // Data parallelism (rank r of world W): every rank computes the same epoch plan and takes
 // its share, so the ranks never communicate to agree on it.
-//   language_model: W * batch_size streams over the split; rank r owns streams
+//   language_model, train split: W * batch_size streams over the split; rank r owns streams
 //     [r * batch_size, (r + 1) * batch_size). Every rank has the same number of batches; the
-//     last (< W * batch_size) tokens that do not fill a stream are dropped, and the last
-//     batch of an epoch may be shorter in time (seq_len < data.seq_len) on every rank alike.
+//     last (< W * batch_size) tokens that do not fill a stream are left out of the epoch, and
+//     the last batch may be shorter in time (seq_len < data.seq_len) on every rank alike.
+//   language_model, val and test: ONE stream over the whole split (batch_size 1, the state
+//     carried from chunk to chunk, data.seq_len steps each), so every target after the
+//     first token is scored (size() - 1 of them) whatever batch_size and W are; rank 0
+//     holds it and every other rank gets as many empty batches.
 //   sequence tasks: sequences are cut into global batches of W * batch_size: padded (the
 //     default, classify and tag) from length-sorted pools, so all batches are full but the
 //     epoch's last; unpadded (or tasks of one length) from groups of one exact length (each
@@ -58,7 +62,8 @@ struct TaskInfo {
   int output_size = 0;
   bool per_step_output = false;  // language_model, tag, copy: one prediction per time step
   bool regression = false;       // forecast, adding: mean squared error on value_targets
-  // forecast: value_targets are (x - target_mean) / target_std; report errors times std.
+  // forecast: value_targets are z-scores of x, or of the change since the last input with
+  // data.difference (forecast_scaling.h); report errors times std.
   double target_mean = 0.0;
   double target_std = 1.0;
 };
@@ -82,7 +87,9 @@ class TaskData {
   //   classify: majority class: "accuracy"
   //   tag: most frequent tag of each training word (unknown words: most frequent tag):
   //     "accuracy"
-  //   forecast: repeat the last value: "rmse", "mae" (original units)
+  //   forecast: repeat the last value: "rmse", "mae" (original units); with data.season = m
+  //     also the seasonal-naive forecast (the value m steps before, from the last season
+  //     the window saw): "seasonal_rmse", "seasonal_mae"
   //   adding: predict the training mean: "mse"
   //   copy: uniform guess over the symbols: "loss" (nats/target)
   virtual std::map<std::string, double> baseline(Split split) const = 0;
