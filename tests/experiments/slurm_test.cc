@@ -200,10 +200,13 @@ TEST_F(SlurmTest, CancelledJobMarksItsTrialFailedWithSlurmsState) {
 
 TEST_F(SlurmTest, PrunedTrialsJobIsCancelled) {
   // lr = 1e-9 never improves on the initial loss; the lr = 0.02 trials (run first) do.
-  // 40 epochs (320 steps) leave the sweep time to see the evaluations and scancel.
+  // 40 epochs (320 steps) of T = 100 and 64 units take seconds, so the sweep has time to see
+  // the evaluations and scancel (T = 10 with 8 units finished in 0.6 s on a quiet machine,
+  // before the job could be cancelled).
   const SweepSpec spec = load_sweep(write("prune",
                                           "parameters:\n  train.lr: {values: [0.02, 1.0e-9]}\n"
-                                          "  train.epochs: {values: [40]}\nrepeats: 2\n"
+                                          "  train.epochs: {values: [40]}\n  data.seq_len: {values: [100]}\n"
+                                          "  model.hidden_size: {values: [64]}\nrepeats: 2\n"
                                           "pruning: {method: median, warmup_evaluations: 1, min_trials: 2}\n",
                                           slurm_launch()));
   SweepOptions options;
@@ -225,7 +228,12 @@ TEST_F(SlurmTest, PrunedTrialsJobIsCancelled) {
 
 TEST_F(SlurmTest, SweepKilledAndResumedFollowsItsJobsWithoutSubmittingThemAgain) {
   const SweepSpec spec = load_sweep(write(
-      "reattach", "parameters:\n  model.cell: {values: [rnn_tanh, gru]}\n  train.epochs: {values: [100]}\n", slurm_launch()));
+      "reattach",
+      // T = 100 and 64 units: seconds of training, so both jobs are still running when the
+      // sweep is killed (T = 10 with 8 units finishes 800 steps in about 1.5 s).
+      "parameters:\n  model.cell: {values: [rnn_tanh, gru]}\n  train.epochs: {values: [100]}\n"
+      "  data.seq_len: {values: [100]}\n  model.hidden_size: {values: [64]}\n",
+      slurm_launch()));
   const auto trials = expand_trials(spec);
   const std::string log = dir_ + "/reattach.log";
   const pid_t sweep = start_rnnlab({"sweep", spec.path}, log);
@@ -263,8 +271,10 @@ std::map<int64_t, double> curve(const SweepSpec& spec, int64_t run_id) {
 }
 
 TEST_F(SlurmTest, TimeLimitWarningCheckpointsAndTheRequeuedJobFinishesTheCurve) {
-  // 240 steps, a few seconds; the warning comes while it trains.
-  const std::string body = "parameters:\n  train.epochs: {values: [30]}\n";
+  // 240 steps of T = 100 and 64 units, a few seconds; the warning comes while it trains.
+  const std::string body =
+      "parameters:\n  train.epochs: {values: [30]}\n  data.seq_len: {values: [100]}\n"
+      "  model.hidden_size: {values: [64]}\n";
   const SweepSpec reference = load_sweep(write("uninterrupted", body, ""));
   const SweepSpec spec = load_sweep(write("requeue", body, slurm_launch(", time: 10, signal_seconds: 300")));
   SweepOptions options;
