@@ -255,7 +255,10 @@ def test_live(d, driver, ids, out):
         driver.get(d.base + '/run.html?id=%d' % live)
         first = wait_for(driver, lambda dr: len(chart_points(dr, 'train_loss') or []) or None, 'curve appears', timeout=20)
         started = time.time()
-        wait_for(driver, lambda dr: len(chart_points(dr, 'train_loss') or []) > first, 'the curve grows by itself', timeout=10)
+        # Typically 2.6-4.8 s (the trainer sends every 5 s, the page refreshes every 2 s); the
+        # bound is wider because ctest runs this beside other tests on 2 cores (a fresh-clone CI
+        # run once took over 10 s). The time it took is printed.
+        wait_for(driver, lambda dr: len(chart_points(dr, 'train_loss') or []) > first, 'the curve grows by itself', timeout=30)
         print('live: the curve grew from %d points within %.1f s' % (first, time.time() - started))
         driver.save_screenshot(os.path.join(out, 'run-live.png'))
     finally:
