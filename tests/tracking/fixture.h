@@ -5,7 +5,9 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <exception>
 #include <filesystem>
+#include <functional>
 #include <string>
 
 #include "tracking/tracker.h"
@@ -75,6 +77,16 @@ inline void write_fixture(const std::string& path) {
   tracker.set_tag("note", "diverged");
   tracker.log_artifact("ckpt/broken-0.bin", "checkpoint", 0);
   tracker.finish(RunStatus::failed, "loss is NaN at step 1");
+}
+
+// The message of what `action` throws; "" when it throws nothing.
+inline std::string error_of(const std::function<void()>& action) {
+  try {
+    action();
+  } catch (const std::exception& error) {
+    return error.what();
+  }
+  return "";
 }
 
 }  // namespace rnnlab::tracking::testing

@@ -14,16 +14,8 @@
 namespace rnnlab::tracking {
 namespace {
 
+using testing::error_of;
 using testing::TempDir;
-
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const std::exception& error) {
-    return error.what();
-  }
-  return "";
-}
 
 TEST(SqliteErrors, NameTheDatabaseFile) {
   TempDir dir;

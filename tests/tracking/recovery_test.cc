@@ -15,16 +15,8 @@
 namespace rnnlab::tracking {
 namespace {
 
+using testing::error_of;
 using testing::TempDir;
-
-std::string error_of(const std::function<void()>& call) {
-  try {
-    call();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
 
 TEST(Statement, UsableAgainAfterAFailedStep) {
   detail::Database db(":memory:", true, 1000);
