@@ -58,11 +58,11 @@ void SweepProgress::started() {
   draw(tty_);
 }
 
-void SweepProgress::done(const std::string& status, bool reused) {
+void SweepProgress::done(tracking::RunStatus status, bool reused) {
   if (!reused) --running_;
   else ++reused_;
-  if (status == "finished") ++finished_;
-  else if (status == "pruned") ++pruned_;
+  if (status == tracking::RunStatus::finished) ++finished_;
+  else if (status == tracking::RunStatus::pruned) ++pruned_;
   else ++failed_;
   if (!reused) draw(true);
 }
@@ -82,7 +82,7 @@ void SweepProgress::trial_line(const TrialOutcome& outcome) {
   if (const size_t newline = error.find('\n'); newline != std::string::npos) error = error.substr(0, newline) + " ...";
   if (tty_) std::fprintf(out_, "\r\033[K");
   std::fprintf(out_, "trial %d %s%s: %s%s (%.1f s)%s%s\n", outcome.trial.index, outcome.trial.id.c_str(),
-               overrides.c_str(), outcome.status.c_str(), value, outcome.seconds, error.empty() ? "" : ": ",
+               overrides.c_str(), std::string(to_string(outcome.status)).c_str(), value, outcome.seconds, error.empty() ? "" : ": ",
                error.c_str());
   if (tty_) draw(true);
   std::fflush(out_);

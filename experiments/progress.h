@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <string>
 
+#include "tracking/vocabulary.h"
+
 namespace rnnlab::experiments {
 
 struct TrialOutcome;
@@ -17,7 +19,7 @@ class SweepProgress {
   // out: nullptr = silent.
   SweepProgress(std::string sweep, int total, std::FILE* out);
   void started();                                  // a trial began
-  void done(const std::string& status, bool reused);  // finished | pruned | failed
+  void done(tracking::RunStatus status, bool reused);  // finished | pruned | failed
   void stopped();                                  // a running trial was interrupted
   void trial_line(const TrialOutcome& outcome);    // one line about a trial that ended
   void tick();                                     // redraw if due

@@ -24,7 +24,7 @@ bool Pruner::median_prunes(const std::vector<StepPoint>& own, const std::vector<
   const int64_t step = own.back().step;
   std::vector<double> values;
   for (const PeerHistory& peer : peers) {
-    if (peer.status != "finished" || peer.points.empty() || peer.points.front().step > step) continue;
+    if (peer.status != tracking::RunStatus::finished || peer.points.empty() || peer.points.front().step > step) continue;
     const double value = best_up_to(peer.points, step);
     if (!std::isnan(value)) values.push_back(value);
   }
@@ -59,7 +59,7 @@ bool Pruner::asha_prunes(const std::vector<StepPoint>& own, const std::vector<Pe
     }
     std::vector<double> competing{mine};
     for (const PeerHistory& peer : peers) {
-      if (peer.status == "killed") continue;  // an interrupted attempt, rerun under the same trial
+      if (peer.status == tracking::RunStatus::killed) continue;  // an interrupted attempt, rerun under the same trial
       const double value = rung_value(peer.points, rung);
       if (!std::isnan(value)) competing.push_back(value);
     }

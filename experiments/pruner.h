@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "experiments/sweep.h"
+#include "tracking/vocabulary.h"
 
 namespace rnnlab::experiments {
 
@@ -23,7 +24,7 @@ struct StepPoint {
 
 struct PeerHistory {
   int64_t run_id = 0;
-  std::string status;             // running | finished | failed | killed | pruned
+  tracking::RunStatus status = tracking::RunStatus::running;  // as the store records it
   std::vector<StepPoint> points;  // ascending steps
 };
 

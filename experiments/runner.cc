@@ -21,6 +21,7 @@
 #include "experiments/pruner.h"
 #include "experiments/slurm.h"
 #include "tracking/tracker.h"
+#include "trainer/checkpoint.h"
 #include "trainer/config.h"
 #include "trainer/train.h"
 
@@ -30,7 +31,14 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-bool terminal(const std::string& status) { return status == "finished" || status == "pruned" || status == "failed"; }
+using tracking::RunStatus;
+
+// A trial whose run ended so is done: a resumed sweep reuses it instead of rerunning it.
+bool terminal(RunStatus status) {
+  return status == RunStatus::finished || status == RunStatus::pruned || status == RunStatus::failed;
+}
+// A run's status as the store reports it (one of the names the database records).
+RunStatus status_of(const tracking::RunRecord& run) { return tracking::parse_run_status(run.status); }
 
 class SweepRunner {
  public:
@@ -96,8 +104,8 @@ class SweepRunner {
       outcome.trial = trials_[i];
       outcome.best = NAN;
       auto it = latest.find(trial_run_name(spec_, trials_[i]));
-      if (it != latest.end() && terminal(it->second.status)) {
-        outcome.status = it->second.status;
+      if (it != latest.end() && terminal(status_of(it->second))) {
+        outcome.status = status_of(it->second);
         outcome.error = it->second.error;
         outcome.run_id = it->second.id;
         outcome.reused = true;
@@ -112,11 +120,11 @@ class SweepRunner {
       }
       if (attach(i)) continue;
       // Left running by a sweep that died (the lock says nobody else runs it now).
-      if (it != latest.end() && it->second.status == "running")
-        store_->set_status(it->second.id, tracking::RunStatus::killed, "the sweep process running it stopped");
+      if (it != latest.end() && status_of(it->second) == RunStatus::running)
+        store_->set_status(it->second.id, RunStatus::killed, "the sweep process running it stopped");
       // A checkpoint without any run in this database belongs to some other sweep that
       // used the folder (a deleted database): never continue from it.
-      if (it == latest.end()) fs::remove(fs::path(trial_dir(trials_[i])) / "checkpoint.safetensors");
+      if (it == latest.end()) fs::remove(trainer::checkpoint_path(trial_dir(trials_[i])));
       pending.push_back(i);
     }
     return pending;
@@ -137,10 +145,10 @@ class SweepRunner {
     return true;
   }
 
-  void count(const std::string& status) {
-    if (status == "finished") ++result_.finished;
-    else if (status == "pruned") ++result_.pruned;
-    else if (status == "failed") ++result_.failed;
+  void count(RunStatus status) {
+    if (status == RunStatus::finished) ++result_.finished;
+    else if (status == RunStatus::pruned) ++result_.pruned;
+    else if (status == RunStatus::failed) ++result_.failed;
   }
 
   void write_manifest() const {
@@ -191,8 +199,8 @@ class SweepRunner {
         out.push_back(cached->second);
         continue;
       }
-      PeerHistory peer{run.id, run.status, history(run.id)};
-      if (terminal(run.status)) finished_cache_[run.id] = peer;
+      PeerHistory peer{run.id, status_of(run), history(run.id)};
+      if (terminal(peer.status)) finished_cache_[run.id] = peer;
       out.push_back(std::move(peer));
     }
     return out;
@@ -200,7 +208,7 @@ class SweepRunner {
 
   // Finds the trial's run (newer than `after`), creating a failed one when the trial died
   // before the trainer could record it; tags it and fixes its status.
-  int64_t settle(const Trial& trial, int64_t run_id, int64_t after, const std::string& status, const std::string& error) {
+  int64_t settle(const Trial& trial, int64_t run_id, int64_t after, RunStatus status, const std::string& error) {
     const std::string name = trial_run_name(spec_, trial);
     if (run_id == 0) {
       for (const auto& run : sweep_runs())
@@ -212,9 +220,9 @@ class SweepRunner {
       info.experiment = spec_.experiment;
       info.name = name;
       run_id = tracker.start_run(info);
-      tracker.finish(tracking::RunStatus::failed, error);
-    } else if (status == "failed" || status == "pruned") {
-      store_->set_status(run_id, tracking::parse_run_status(status), error);
+      tracker.finish(RunStatus::failed, error);
+    } else if (status == RunStatus::failed || status == RunStatus::pruned) {
+      store_->set_status(run_id, status, error);
     }
     tag(run_id, trial);
     return run_id;
@@ -232,7 +240,7 @@ class SweepRunner {
   // names (the trial's newest), so that run counts as this attempt's too.
   bool begin_attempt(size_t index) {
     const Trial& trial = trials_[index];
-    const bool from_checkpoint = fs::exists(fs::path(trial_dir(trial)) / "checkpoint.safetensors");
+    const bool from_checkpoint = fs::exists(trainer::checkpoint_path(trial_dir(trial)));
     const int64_t latest = latest_run_id(trial);
     previous_run_[index] = from_checkpoint && latest > 0 ? latest - 1 : latest;
     return from_checkpoint;
@@ -246,12 +254,12 @@ class SweepRunner {
     return id;
   }
 
-  void record(size_t index, const std::string& status, const std::string& error, int64_t run_id, double seconds) {
+  void record(size_t index, RunStatus status, const std::string& error, int64_t run_id, double seconds) {
     TrialOutcome& outcome = result_.trials[index];
     outcome.status = status;
     outcome.error = error;
     outcome.seconds = seconds;
-    if (status == "interrupted") {
+    if (status == RunStatus::interrupted) {
       result_.interrupted = true;
       progress_.stopped();
       return;
@@ -276,6 +284,7 @@ class SweepRunner {
     trainer::TrainOptions train_options;
     train_options.quiet = true;
     train_options.resume = from_checkpoint;
+    train_options.stop_requested = options_.stop_requested;
     train_options.on_validation = [&](int64_t step, const std::map<std::string, double>& metrics) {
       auto it = metrics.find(key);
       own.push_back({step, it == metrics.end() ? NAN : it->second});
@@ -288,16 +297,21 @@ class SweepRunner {
     };
     progress_.started();
     const auto start = Clock::now();
-    std::string status, error;
+    RunStatus status = RunStatus::finished;
+    std::string error;
     int64_t run_id = 0;
     try {
       const trainer::Config config = trainer::parse_config(spec_.base_yaml, spec_.base_source, overrides_of(trial));
       const trainer::TrainResult result = trainer::train(config, train_options);
       run_id = result.run_id;
-      status = result.status == "pruned" ? "pruned" : result.status == "killed" ? "interrupted" : "finished";
+      // A trial's training killed (by the sweep's signal) is interrupted: rerun on --resume;
+      // early stopping completed it.
+      status = result.status == RunStatus::killed          ? RunStatus::interrupted
+               : result.status == RunStatus::early_stopped ? RunStatus::finished
+                                                           : result.status;
       error = prune_reason;
     } catch (const std::exception& failure) {
-      status = "failed";
+      status = RunStatus::failed;
       error = failure.what();
     }
     record(index, status, error, run_id, std::chrono::duration<double>(Clock::now() - start).count());
@@ -359,7 +373,7 @@ class SweepRunner {
     request.name = trial_run_name(spec_, trial);
     request.log = fs::absolute(log).string();
     request.exit_dir = fs::absolute(trial_dir(trial)).string();
-    request.checkpoint = (fs::path(request.exit_dir) / "checkpoint.safetensors").string();
+    request.checkpoint = trainer::checkpoint_path(request.exit_dir);
     request.workdir = fs::current_path().string();
     request.train = command_of(trial, /*from_checkpoint=*/false);  // the script adds --resume
     const std::string script = (fs::path(trial_dir(trial)) / "job.sbatch").string();
@@ -418,19 +432,19 @@ class SweepRunner {
 
   void finish_process(const Running& entry, int code, const std::string& how) {
     const double seconds = std::chrono::duration<double>(Clock::now() - entry.start).count();
-    if (entry.pruning) return record(entry.index, "pruned", entry.prune_reason, entry.run_id, seconds);
-    if (code == 0) return record(entry.index, "finished", "", entry.run_id, seconds);
+    if (entry.pruning) return record(entry.index, RunStatus::pruned, entry.prune_reason, entry.run_id, seconds);
+    if (code == 0) return record(entry.index, RunStatus::finished, "", entry.run_id, seconds);
     // rnnlab train stopped by SIGINT (130) or SIGTERM, SIGHUP (143); a Slurm job's exit
     // code is its script's.
     const bool signalled = entry.job.empty() && (code == 130 || code == 143);
-    if (signalled && stopping_) return record(entry.index, "interrupted", "", 0, seconds);
+    if (signalled && stopping_) return record(entry.index, RunStatus::interrupted, "", 0, seconds);
     std::string error = detail::log_error(entry.log);
     error = (entry.job.empty() ? "rnnlab train " : "") + how + (error.empty() ? "" : ": " + error);
     if (signalled) {  // stopped by someone else's signal: the user wants out
       stopping_ = true;
-      return record(entry.index, "interrupted", "", 0, seconds);
+      return record(entry.index, RunStatus::interrupted, "", 0, seconds);
     }
-    record(entry.index, "failed", error, entry.run_id, seconds);
+    record(entry.index, RunStatus::failed, error, entry.run_id, seconds);
   }
 
   void run_processes(const std::vector<size_t>& pending) {

@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -36,11 +37,14 @@ struct SweepOptions {
   std::FILE* progress = stderr;
   std::string rnnlab_binary;   // for process/mpirun; overrides launch.rnnlab; "" = this program
   double poll_seconds = 0.5;   // process modes: how often exits and metrics are checked
+  // launch.mode in_process: each trial's trainer::TrainOptions::stop_requested (`rnnlab
+  // sweep` passes its stop signals); a trial stopped so is interrupted and the sweep ends.
+  std::function<int()> stop_requested;
 };
 
 struct TrialOutcome {
   Trial trial;
-  std::string status;  // finished | pruned | failed | interrupted
+  tracking::RunStatus status = tracking::RunStatus::finished;  // finished | pruned | failed | interrupted
   std::string error;
   int64_t run_id = 0;
   bool reused = false;  // done by an earlier (resumed) sweep, not rerun

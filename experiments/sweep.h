@@ -75,7 +75,9 @@ struct SweepSpec {
   uint64_t seed = 0;                  // random: the draw's seed
   int repeats = 1;                    // per trial, with train.seed = base seed + repeat
   std::string metric = "val_loss";    // a tracked metric key
-  std::string goal = "minimize";      // minimize | maximize
+  // minimize | maximize; not given: the metric's direction (tracking::metric_goal:
+  // val_accuracy maximize, val_loss minimize, ...).
+  std::string goal = "minimize";
   LaunchSpec launch;
   PruningSpec pruning;
   std::string tracker;     // SQLite database (resolved against the working directory)

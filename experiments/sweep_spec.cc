@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "experiments/sweep.h"
+#include "tracking/vocabulary.h"
 #include "trainer/config.h"
 #include "trainer/yaml_nesting.h"
 
@@ -160,6 +161,9 @@ class Reader {
       missing("max_trials", "method random draws this many trials");
     if (spec_.method == "grid" && root["max_trials"])
       fail(root["max_trials"], "max_trials", "only for method random (grid runs every combination)");
+    const YAML::Node metric = root["metric"];
+    if (!(metric && metric.IsMap() && metric["goal"]))
+      spec_.goal = tracking::metric_goal(spec_.metric) == tracking::Goal::maximize ? "maximize" : "minimize";
     if (spec_.experiment.empty()) spec_.experiment = spec_.name;
     if (spec_.output_dir.empty()) spec_.output_dir = "sweeps/" + spec_.name;
     if (spec_.tracker.empty()) spec_.tracker = "rnnlab.db";

@@ -373,13 +373,6 @@ class Parser {
 
 }  // namespace
 
-Goal parse_goal(std::string_view text) {
-  std::string t = lower(text);
-  if (t == "min" || t == "minimize") return Goal::minimize;
-  if (t == "max" || t == "maximize") return Goal::maximize;
-  throw std::invalid_argument("goal: unknown goal '" + std::string(text) + "' (choices: min, max)");
-}
-
 MetricValue parse_metric_value(std::string_view text) {
   std::string t = lower(text);
   if (t == "last") return MetricValue::last;

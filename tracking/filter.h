@@ -36,6 +36,8 @@
 #include <variant>
 #include <vector>
 
+#include "tracking/vocabulary.h"  // Goal, parse_goal
+
 namespace rnnlab::tracking {
 
 // A value bound to an SQL parameter (NULL, integer, real or text).
@@ -43,10 +45,8 @@ using SqlValue = std::variant<std::monostate, int64_t, double, std::string>;
 
 constexpr int kMaxFilterNesting = 12;
 
-enum class Goal { minimize, maximize };
 enum class MetricValue { last, best };
 
-Goal parse_goal(std::string_view text);                // "min"/"max"; else invalid_argument
 MetricValue parse_metric_value(std::string_view text);  // "last"/"best"
 
 struct FilterContext {

@@ -234,7 +234,7 @@ void RemoteTracker::finish(RunStatus status, std::string_view error) {
   std::lock_guard<std::mutex> lock(mutex_);
   require_run_locked("finish");
   try_send_points_locked(true);
-  send_locked({{"op", "finish"}, {"run_id", run_id_}, {"status", to_string(status)},
+  send_locked({{"op", "finish"}, {"run_id", run_id_}, {"status", to_string(recorded(status))},
                {"error", std::string(error)}}, true);
   active_ = false;
 }

@@ -293,7 +293,8 @@ void Store::set_status(int64_t run_id, RunStatus status, const std::string& erro
   Statement update = db_->prepare(
       "UPDATE runs SET status = ?, end_time = CASE WHEN ? = 'running' THEN NULL ELSE "
       "COALESCE(end_time, ?) END, error = ? WHERE id = ?");
-  update.bind(1, to_string(status)).bind(2, to_string(status)).bind(3, detail::now_seconds());
+  const std::string_view name = to_string(recorded(status));
+  update.bind(1, name).bind(2, name).bind(3, detail::now_seconds());
   if (error.empty()) update.bind_null(4); else update.bind(4, error);
   update.bind(5, run_id).run();
   if (db_->changes() == 0) throw std::invalid_argument("run: no run with id " + std::to_string(run_id));

@@ -12,26 +12,6 @@
 
 namespace rnnlab::tracking {
 
-std::string_view to_string(RunStatus status) {
-  switch (status) {
-    case RunStatus::running: return "running";
-    case RunStatus::finished: return "finished";
-    case RunStatus::failed: return "failed";
-    case RunStatus::killed: return "killed";
-    case RunStatus::pruned: return "pruned";
-  }
-  return "unknown";
-}
-
-RunStatus parse_run_status(std::string_view text) {
-  for (RunStatus status : {RunStatus::running, RunStatus::finished, RunStatus::failed,
-                           RunStatus::killed, RunStatus::pruned}) {
-    if (to_string(status) == text) return status;
-  }
-  throw std::invalid_argument("status: unknown run status '" + std::string(text) +
-                              "' (choices: running, finished, failed, killed, pruned)");
-}
-
 Tracker::Tracker(const std::string& db_path, TrackerOptions options)
     : path_(db_path), options_(options) {
   if (options_.flush_every_points < 1) {

@@ -41,16 +41,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tracking/vocabulary.h"  // RunStatus
+
 namespace rnnlab::tracking {
 
 namespace detail {
 class Database;
 class MetricWriter;
 }  // namespace detail
-
-enum class RunStatus { running, finished, failed, killed, pruned };
-std::string_view to_string(RunStatus status);
-RunStatus parse_run_status(std::string_view text);  // invalid_argument on unknown names
 
 // The active run's row is no longer in the database: deleted while it was running.
 class RunDeleted : public std::runtime_error {
@@ -137,7 +135,8 @@ class Tracker : public RunSink {
   void log_artifact(const std::string& path, const std::string& kind, int64_t step = -1) override;
   // Writes every buffered point in one transaction; returns how many it wrote.
   size_t flush() override;
-  // Flushes, then records the final status (not running) and, for failed, the error.
+  // Flushes, then records the final status (not running; recorded(status) in the
+  // database: early_stopped as finished) and, for failed, the error.
   void finish(RunStatus status, std::string_view error = {}) override;
 
   int64_t run_id() const override;  // the active (or last) run, 0 before the first

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -346,5 +347,28 @@ Checkpoint parse_checkpoint(std::string_view bytes, const std::string& path) {
 }
 
 Checkpoint load_checkpoint(const std::string& path) { return parse_checkpoint(read_checkpoint_bytes(path), path); }
+
+std::string checkpoint_path(const std::string& dir) {
+  return (std::filesystem::path(dir) / kCheckpointFileName).string();
+}
+
+std::string resolve_checkpoint_argument(const std::string& path_or_dir) {
+  const std::string suffix = ".safetensors";
+  const bool file = path_or_dir.size() >= suffix.size() &&
+                    path_or_dir.compare(path_or_dir.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return file ? path_or_dir : checkpoint_path(path_or_dir);
+}
+
+const nlohmann::json& require_rnnlab_checkpoint(const Checkpoint& checkpoint, std::initializer_list<const char*> required) {
+  const nlohmann::json& meta = checkpoint.metadata;
+  if (!meta.is_object() || meta.value("format", "") != kCheckpointFormat)
+    throw std::invalid_argument(checkpoint.path + ": not an rnnlab checkpoint (no rnnlab metadata)");
+  for (const char* key : required) {
+    const auto it = meta.find(key);
+    if (it == meta.end() || (std::string_view(key) == "config" && !it->is_string()))
+      throw std::invalid_argument(checkpoint.path + ": not an rnnlab checkpoint (its metadata lacks '" + key + "')");
+  }
+  return meta;
+}
 
 }  // namespace rnnlab::trainer

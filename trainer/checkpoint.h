@@ -28,9 +28,14 @@
 // dimensions) throw std::invalid_argument; I/O failures std::runtime_error.
 // Thread safety: free functions without shared state; concurrent writers to the SAME path
 // each produce a whole file and the last rename wins.
+//
+// rnnlab's own checkpoints (what the trainer writes) are recognised by ONE check,
+// require_rnnlab_checkpoint(), and found by ONE rule, checkpoint_path(dir): a run's
+// checkpoint is `<output.dir>/checkpoint.safetensors`.
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <string>
 #include <string_view>
@@ -72,6 +77,23 @@ struct Checkpoint {
   // shapes otherwise (e.g. a checkpoint of another model size).
   void copy_to(std::string_view name, const std::vector<int64_t>& shape, float* dst) const;
 };
+
+// The file name of a run's checkpoint in its output directory, and the value of the
+// trainer document's "format" key.
+inline constexpr const char* kCheckpointFileName = "checkpoint.safetensors";
+inline constexpr const char* kCheckpointFormat = "rnnlab-checkpoint";
+
+// `<dir>/checkpoint.safetensors`.
+std::string checkpoint_path(const std::string& dir);
+// What a command line's CHECKPOINT argument names: a path ending in .safetensors as given,
+// else a run's output directory (its checkpoint_path).
+std::string resolve_checkpoint_argument(const std::string& path_or_dir);
+// The trainer's document of `checkpoint` after checking that it is one rnnlab wrote
+// (format "rnnlab-checkpoint") and that it has every key in `required` ("config" must be
+// the stored config's text); throws std::invalid_argument "<path>: not an rnnlab checkpoint
+// (no rnnlab metadata)" otherwise, or "... lacks '<key>'" for a missing key.
+const nlohmann::json& require_rnnlab_checkpoint(const Checkpoint& checkpoint,
+                                                std::initializer_list<const char*> required = {});
 
 void save_checkpoint(const std::string& path, const std::vector<TensorRef>& tensors,
                      const nlohmann::json& metadata);

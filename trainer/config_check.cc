@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "tracking/vocabulary.h"
 #include "trainer/config_schema.h"
 
 namespace rnnlab::trainer {
@@ -115,7 +116,7 @@ void check_config_rules(Config& config, const ConfigLocator& where, std::vector<
                (wrong_level ? " at " + data.level + " level" : "") + " (choices: " + join(metrics) + ")",
            {"task", "data.level"});
     } else {
-      const std::string natural = metric_higher_is_better(stopping.metric) ? "max" : "min";
+      const std::string natural = tracking::metric_goal(stopping.metric) == tracking::Goal::maximize ? "max" : "min";
       if (stopping.goal == "auto")
         stopping.goal = natural;
       else if (stopping.goal != natural)

@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "tracking/vocabulary.h"
 #include "trainer/optim.h"
 #include "trainer/schedule.h"
 
@@ -78,7 +79,7 @@ constexpr double kInt64Max = 9223372036854775807.0;  // rounds to 2^63; bounds c
 
 std::vector<ConfigKey> build_schema() {
   std::vector<ConfigKey> s;
-  s.push_back(choice("task", {"language_model", "classify", "tag", "forecast", "adding", "copy"},
+  s.push_back(choice("task", tracking::task_kind_names(),
                      "What to learn: next token, one label per sequence, one label per token, "
                      "next values of a series, or the adding / copy memory problems",
                      RNNLAB_FIELD(task)));
@@ -362,8 +363,9 @@ const std::vector<std::string>& config_rules() {
       "`train.early_stopping.metric` must be one the task reports: language_model val_loss, "
       "val_perplexity, val_accuracy, val_bpc (char level), val_bits_per_token (word level); "
       "classify, tag and copy val_loss, val_accuracy; forecast "
-      "val_loss, val_rmse, val_mae; adding val_loss, val_mse. `goal: auto` becomes max for "
-      "val_accuracy and min otherwise; an explicit goal must agree.",
+      "val_loss, val_rmse, val_mae; adding val_loss, val_mse. `goal: auto` becomes the "
+      "metric's direction (max for accuracy, min for losses, perplexity, bpc and errors: "
+      "tracking/vocabulary.h); an explicit goal must agree.",
       "`model.backend: gpu` means `cudnn`. `cudnn` runs the whole training step on the GPU and "
       "needs a build with CUDA and a visible GPU, checked before any data is read (the error "
       "names the file and key); it has no peephole LSTM.",
@@ -379,8 +381,6 @@ std::vector<std::string> task_metrics(std::string_view task) {
   if (task == "adding") return {"val_loss", "val_mse"};
   return {};
 }
-
-bool metric_higher_is_better(std::string_view metric) { return metric == "val_accuracy"; }
 
 std::string task_init_scheme(std::string_view task) {
   // language_model: N(0, 1) embeddings learn a character LM 0.25 nats/char faster at 600

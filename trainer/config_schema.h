@@ -56,7 +56,7 @@ const std::vector<std::string>& config_rules();
 //   forecast: val_loss, val_rmse, val_mae;  adding: val_loss, val_mse
 // The trainer must log its metrics under these names. Empty for an unknown task.
 std::vector<std::string> task_metrics(std::string_view task);
-bool metric_higher_is_better(std::string_view metric);  // accuracy: true; losses: false
+// (Which way a metric improves: tracking::metric_goal, tracking/vocabulary.h.)
 // The built-in data sets that fit a task, the first being the task's default.
 std::vector<std::string> task_datasets(std::string_view task);
 // What `model.init: auto` becomes for a task: the scheme that learned faster at equal steps

@@ -46,10 +46,7 @@ EvaluateResult evaluate_checkpoint(const std::string& checkpoint_path, const Eva
                                   key + "'");
   }
   const Checkpoint checkpoint = load_checkpoint(checkpoint_path);
-  const nlohmann::json& meta = checkpoint.metadata;
-  if (!meta.is_object() || meta.value("format", "") != "rnnlab-checkpoint" || !meta.contains("config") ||
-      !meta["config"].is_string() || !meta.contains("task_data"))
-    throw std::invalid_argument(checkpoint_path + ": not an rnnlab checkpoint (no rnnlab metadata)");
+  const nlohmann::json& meta = require_rnnlab_checkpoint(checkpoint, {"config", "task_data"});
 
   EvaluateResult result;
   result.config = parse_config(meta["config"].get<std::string>(), checkpoint_path + " (stored config)",

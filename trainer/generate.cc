@@ -45,9 +45,7 @@ std::vector<int32_t> encode_prime(const data::TextCodec& codec, const std::strin
 
 LoadedModel load_model(const std::string& checkpoint_path, const std::string& backend) {
   const Checkpoint checkpoint = load_checkpoint(checkpoint_path);
-  const nlohmann::json& meta = checkpoint.metadata;
-  if (!meta.is_object() || meta.value("format", "") != "rnnlab-checkpoint" || !meta.contains("config"))
-    throw std::invalid_argument(checkpoint_path + ": not an rnnlab checkpoint (no rnnlab metadata)");
+  const nlohmann::json& meta = require_rnnlab_checkpoint(checkpoint, {"config"});
   LoadedModel loaded;
   // A checkpoint trained on the GPU generates on the CPU where there is no GPU: the file is
   // the same, only the recurrent backend changes (an explicit --backend is kept as given).

@@ -299,9 +299,7 @@ void Model::import_tensors(const std::vector<Tensor>& tensors) {
 }
 
 void import_checkpoint(Model& model, const Checkpoint& checkpoint) {
-  const nlohmann::json& meta = checkpoint.metadata;
-  if (!meta.is_object() || meta.value("format", "") != "rnnlab-checkpoint")
-    throw std::invalid_argument(checkpoint.path + ": not an rnnlab checkpoint (no rnnlab metadata)");
+  require_rnnlab_checkpoint(checkpoint);
   std::vector<Model::Tensor> tensors;
   for (const auto& t : checkpoint.tensors)
     if (t.name.rfind("optimizer.", 0) != 0 && t.name.rfind("carried.", 0) != 0 &&

@@ -74,14 +74,4 @@ std::map<std::string, double> Objective::metrics(const MetricSums& sums) const {
   return out;
 }
 
-std::string Objective::default_metric() const {
-  if (info_.task == "classify" || info_.task == "tag") return "accuracy";
-  if (info_.task == "forecast") return "rmse";
-  return "loss";
-}
-
-bool Objective::lower_is_better(const std::string& metric) {
-  return metric.find("accuracy") == std::string::npos;
-}
-
 }  // namespace rnnlab::trainer

@@ -44,10 +44,6 @@ class Objective {
   // {"loss", "accuracy"}, {"loss", "rmse", "mae"} (original units), {"mse"}.
   std::map<std::string, double> metrics(const MetricSums& sums) const;
 
-  // The metric early stopping and sweeps look at by default, and whether lower is better.
-  std::string default_metric() const;
-  static bool lower_is_better(const std::string& metric);
-
  private:
   data::TaskInfo info_;
   bool char_level_;

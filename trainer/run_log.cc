@@ -118,7 +118,7 @@ RunLog::RunLog(const Config& config, bool is_root, int ranks, const std::string&
   tracker_->start_run(info);
 }
 
-RunLog::~RunLog() { finish("failed", "training ended without a status"); }
+RunLog::~RunLog() { finish(tracking::RunStatus::failed, "training ended without a status"); }
 
 int64_t RunLog::run_id() const { return tracker_ && !tracker_lost_ ? tracker_->run_id() : 0; }
 
@@ -165,15 +165,16 @@ void RunLog::metric(const std::string& key, int64_t step, double value) {
   }
 }
 
-void RunLog::finish(const std::string& status, const std::string& error) noexcept {
+void RunLog::finish(tracking::RunStatus status, const std::string& error) noexcept {
   if (!active_ || finished_.exchange(true)) return;
   jsonl_.flush();
   if (!jsonl_) std::fprintf(stderr, "rnnlab: warning: writing '%s' failed: %s\n", jsonl_path_.c_str(), std::strerror(errno));
   if (!tracker_ || tracker_lost_) return;
   try {
-    tracker_->finish(tracking::parse_run_status(status), error);
+    tracker_->finish(status, error);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "rnnlab: warning: could not record run status '%s': %s\n", status.c_str(), e.what());
+    std::fprintf(stderr, "rnnlab: warning: could not record run status '%s': %s\n",
+                 std::string(tracking::to_string(status)).c_str(), e.what());
   }
 }
 

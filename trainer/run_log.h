@@ -20,6 +20,7 @@
 #include <memory>
 #include <string>
 
+#include "tracking/vocabulary.h"
 #include "trainer/config.h"
 
 namespace rnnlab::tracking {
@@ -49,10 +50,10 @@ class RunLog {
   // Makes every point logged so far durable (called before a checkpoint is written, so a
   // checkpoint's step never runs ahead of the tracker's curve).
   void flush();
-  // status: finished | failed | killed | pruned; error: the failure's message. The first
-  // call wins; it may come from another thread (the communicator's failure hook, while
-  // the training thread waits in a collective).
-  void finish(const std::string& status, const std::string& error) noexcept;
+  // status: how the training ended (recorded as tracking::recorded(status)); error: the
+  // failure's message. The first call wins; it may come from another thread (the
+  // communicator's failure hook, while the training thread waits in a collective).
+  void finish(tracking::RunStatus status, const std::string& error) noexcept;
 
  private:
   void check_jsonl();

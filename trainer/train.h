@@ -13,10 +13,12 @@
 //
 // Failure: a bad config or data file throws std::invalid_argument before any step runs; a
 // NaN/Inf loss, an I/O or vendor failure throws std::runtime_error after marking the
-// tracked run failed; the last checkpoint written stays valid. SIGINT, SIGTERM, SIGHUP and
-// SIGUSR1 (the warning a batch scheduler sends before a time limit: Slurm's --signal) end
-// the run after the current step, with a checkpoint, marked killed (TrainResult::status,
-// the signal in TrainResult::stop_signal); `rnnlab train --resume` continues it.
+// tracked run failed; the last checkpoint written stays valid. A stop request
+// (TrainOptions::stop_requested: `rnnlab train` turns SIGINT, SIGTERM, SIGHUP and SIGUSR1,
+// a batch scheduler's time-limit warning, into one) ends the run after the current step,
+// with a checkpoint, marked killed (TrainResult::status, the signal in
+// TrainResult::stop_signal); `rnnlab train --resume` continues it. train() installs no
+// signal handler and reads no environment variable: the caller decides both.
 #pragma once
 
 #include <cstdint>
@@ -25,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "tracking/vocabulary.h"
 #include "trainer/config.h"
 
 namespace rnnlab::dist {
@@ -40,13 +43,25 @@ struct TrainOptions {
   // Called after every validation with (step, metrics); returning false stops the run as
   // "pruned" (the sweep engine's hook for median pruning / ASHA).
   std::function<bool(int64_t, const std::map<std::string, double>&)> on_validation;
+  // Polled after every step on every rank: nonzero (the number of the signal that asked
+  // for it) stops the run after that step as killed, with a checkpoint. The ranks agree on
+  // the step (a signal may reach them in different steps). Empty: never.
+  std::function<int()> stop_requested;
   // For tests: stop (as if killed) after this many optimizer steps in this call; 0 = never.
   int64_t stop_after_steps = 0;
+  // Test hooks of tests/dist/train_* (`rnnlab train` sets them from RNNLAB_TEST_INJECT_NAN_RANK,
+  // RNNLAB_TEST_INJECT_NAN_STEP and RNNLAB_TEST_DUMP_PARAMS).
+  struct TestHooks {
+    int nan_rank = -1;      // this rank's training loss of step nan_step becomes NaN
+    int64_t nan_step = 3;
+    std::string dump_params;  // when train() ends normally, each rank writes its parameters
+                              // as raw float32 to <dump_params>.rank<R>
+  } test_hooks;
 };
 
 struct TrainResult {
-  std::string status;  // finished | killed | pruned | early_stopped
-  int stop_signal = 0;  // killed: the signal this process got (0: another rank's, or stop_after_steps)
+  tracking::RunStatus status = tracking::RunStatus::finished;  // finished | killed | pruned | early_stopped
+  int stop_signal = 0;  // killed: stop_requested's value (0: another rank's request, or stop_after_steps)
   int64_t steps = 0;
   int epochs = 0;
   int64_t run_id = 0;  // tracker run id, 0 without a tracker

@@ -8,7 +8,7 @@
 namespace rnnlab::experiments {
 namespace {
 
-PeerHistory finished(int64_t id, std::vector<StepPoint> points) { return {id, "finished", std::move(points)}; }
+PeerHistory finished(int64_t id, std::vector<StepPoint> points) { return {id, tracking::RunStatus::finished, std::move(points)}; }
 
 TEST(MedianPruner, PrunesWorseThanMedianAfterWarmup) {
   PruningSpec spec;
@@ -25,8 +25,8 @@ TEST(MedianPruner, PrunesWorseThanMedianAfterWarmup) {
   EXPECT_FALSE(pruner.should_prune({{10, 5.0}, {20, 0.45}}, peers));
   EXPECT_TRUE(pruner.should_prune({{10, 5.0}, {20, NAN}}, peers));
   // Running, pruned and killed peers do not count; too few finished ones: no pruning.
-  const std::vector<PeerHistory> few = {finished(1, {{10, 0.1}, {20, 0.1}}), {2, "running", {{10, 0.1}, {20, 0.1}}},
-                                        {3, "pruned", {{10, 0.1}}}};
+  const std::vector<PeerHistory> few = {finished(1, {{10, 0.1}, {20, 0.1}}), {2, tracking::RunStatus::running, {{10, 0.1}, {20, 0.1}}},
+                                        {3, tracking::RunStatus::pruned, {{10, 0.1}}}};
   EXPECT_FALSE(pruner.should_prune({{10, 5.0}, {20, 5.0}}, few));
   // Maximizing flips the comparison.
   const Pruner maximizing(spec, /*minimize=*/false);
@@ -43,8 +43,8 @@ TEST(AshaPruner, KeepsTheTopThirdAtEachRung) {
   const Pruner pruner(spec, /*minimize=*/true);
   // Rung 10: five peers reached it with 0.1 .. 0.5 (a running one counts, a killed one does not).
   std::vector<PeerHistory> peers;
-  for (int i = 1; i <= 5; ++i) peers.push_back({i, i == 5 ? "running" : "pruned", {{10, 0.1 * i}}});
-  peers.push_back({9, "killed", {{10, 0.01}}});
+  for (int i = 1; i <= 5; ++i) peers.push_back({i, i == 5 ? tracking::RunStatus::running : tracking::RunStatus::pruned, {{10, 0.1 * i}}});
+  peers.push_back({9, tracking::RunStatus::killed, {{10, 0.01}}});
   // Six values with this trial's: the top 6/3 = 2 go on; the 2nd best value is 0.2.
   EXPECT_FALSE(pruner.should_prune({{10, 0.15}}, peers));
   EXPECT_FALSE(pruner.should_prune({{10, 0.2}}, peers));
@@ -54,7 +54,7 @@ TEST(AshaPruner, KeepsTheTopThirdAtEachRung) {
   // Alone at a rung (fewer than eta values): it goes on only as the best.
   EXPECT_FALSE(pruner.should_prune({{10, 0.15}, {20, 9.0}, {30, 1.0}}, peers));
   EXPECT_TRUE(pruner.should_prune({{10, 0.15}, {30, 1.0}},
-                                  {{1, "finished", {{10, 0.1}, {30, 0.5}}}}));
+                                  {{1, tracking::RunStatus::finished, {{10, 0.1}, {30, 0.5}}}}));
 }
 
 TEST(NoPruner, NeverPrunes) {

@@ -216,7 +216,7 @@ TEST_F(SlurmTest, PrunedTrialsJobIsCancelled) {
   EXPECT_EQ(result.pruned, 2);
   const auto names = job_names();
   for (const auto& outcome : result.trials) {
-    if (outcome.status != "pruned") continue;
+    if (outcome.status != tracking::RunStatus::pruned) continue;
     EXPECT_NE(outcome.error.find("median"), std::string::npos) << outcome.error;
     const std::string log = read(spec.output_dir + "/trials/" + outcome.trial.id + "/train.log");
     EXPECT_NE(log.find("CANCELLED"), std::string::npos) << "not cancelled by Slurm: " << log;

@@ -86,7 +86,7 @@ void SweepRunTest::failing_trial_sweep(const std::string& launch) {
   EXPECT_EQ(result.failed, 2);
   for (const auto& outcome : result.trials) {
     const bool huge = outcome.trial.overrides[1] == "train.lr=1.0e+30";
-    EXPECT_EQ(outcome.status, huge ? "failed" : "finished") << outcome.error;
+    EXPECT_EQ(outcome.status, huge ? tracking::RunStatus::failed : tracking::RunStatus::finished) << outcome.error;
     if (huge) {
       EXPECT_NE(outcome.error.find("loss"), std::string::npos) << outcome.error;
     }
@@ -96,10 +96,10 @@ void SweepRunTest::failing_trial_sweep(const std::string& launch) {
   ASSERT_EQ(runs.size(), 4u);
   for (const auto& outcome : result.trials) {
     const auto& run = runs.at(outcome.trial.id);
-    EXPECT_EQ(run.run.status, outcome.status);
+    EXPECT_EQ(run.run.status, tracking::to_string(outcome.status));
     EXPECT_EQ(run.run.name, "fails/" + outcome.trial.id);
     EXPECT_EQ(run.tags.at("trial"), std::to_string(outcome.trial.index));
-    if (outcome.status == "failed") {
+    if (outcome.status == tracking::RunStatus::failed) {
       EXPECT_FALSE(run.run.error.empty());
     }
   }

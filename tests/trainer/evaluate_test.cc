@@ -47,7 +47,7 @@ TEST_P(EvaluateEveryTask, EqualsTheTestMetricsTheRunLogged) {
   Config config = tiny_config(GetParam(), folder);
   config.train.epochs = 2;
   const TrainResult trained = quiet_train(config);
-  ASSERT_EQ(trained.status, "finished");
+  ASSERT_EQ(trained.status, tracking::RunStatus::finished);
   ASSERT_FALSE(trained.test.empty());
 
   const EvaluateResult test = evaluate_checkpoint(checkpoint_path(config));

@@ -225,7 +225,7 @@ TEST(GpuTraining, CarriedStateStaysOnTheDeviceAndReachesCheckpoints) {
   config.model.cell = "lstm";
   config.train.max_steps = 0;
   const TrainResult whole = train(config, quiet());
-  ASSERT_EQ(whole.status, "finished");
+  ASSERT_EQ(whole.status, tracking::RunStatus::finished);
   const int64_t per_epoch = whole.steps / 2;
   constexpr int64_t kStop = 3;
   ASSERT_GT(per_epoch, kStop + 1) << "the stop must fall mid-epoch";
@@ -240,7 +240,7 @@ TEST(GpuTraining, CarriedStateStaysOnTheDeviceAndReachesCheckpoints) {
   TrainOptions first = quiet();
   first.stop_after_steps = kStop;
   const TrainResult part = train(split, first);
-  ASSERT_EQ(part.status, "killed");
+  ASSERT_EQ(part.status, tracking::RunStatus::killed);
   const Checkpoint saved = load_checkpoint(checkpoint_path(split));
   const Tensor* h = saved.find("carried.h");
   ASSERT_NE(h, nullptr) << "a mid-epoch GPU checkpoint holds the carried state";

@@ -85,7 +85,7 @@ void expect_ends_with_best(const Config& config, const std::string& what) {
   cut.train.max_steps = best_step;
   cut.train.early_stopping.restore_best = false;
   const Observed at_best = run(cut);
-  ASSERT_EQ(at_best.result.status, "finished") << what;
+  ASSERT_EQ(at_best.result.status, tracking::RunStatus::finished) << what;
   ASSERT_EQ(at_best.val_loss.back().first, best_step) << what;
   EXPECT_EQ(at_best.val_loss.back().second, best_loss) << what;
 
@@ -114,7 +114,7 @@ TEST(RestoreBest, EarlyStoppedRunEndsWithTheBestValidationsWeights) {
   Config config = overfitting_config(folder);
   config.train.early_stopping.patience = 2;
   const Observed probe = run(config);
-  ASSERT_EQ(probe.result.status, "early_stopped");
+  ASSERT_EQ(probe.result.status, tracking::RunStatus::early_stopped);
   std::filesystem::remove_all(config.output.dir);
   expect_ends_with_best(config, "patience 2");
 }
@@ -129,10 +129,10 @@ TEST(EarlyStopping, ResumeOfAnEarlyStoppedRunTrainsNoFurther) {
     config.train.early_stopping.restore_best = restore_best;
     std::filesystem::remove_all(config.output.dir);
     const Observed stopped = run(config);
-    ASSERT_EQ(stopped.result.status, "early_stopped");
+    ASSERT_EQ(stopped.result.status, tracking::RunStatus::early_stopped);
     ASSERT_LT(stopped.result.epochs, config.train.epochs) << "epochs are left to train";
     const Observed resumed = run(config, 0, true);
-    EXPECT_EQ(resumed.result.status, "early_stopped") << "restore_best " << restore_best;
+    EXPECT_EQ(resumed.result.status, tracking::RunStatus::early_stopped) << "restore_best " << restore_best;
     EXPECT_TRUE(resumed.result.train_losses.empty()) << "restore_best " << restore_best;
     EXPECT_EQ(resumed.result.steps, stopped.result.steps);
     EXPECT_EQ(resumed.result.test, stopped.result.test) << "restore_best " << restore_best;
@@ -149,10 +149,10 @@ TEST(RestoreBest, ResumeEqualsUninterrupted) {
   // Stopped after the best validation, so the checkpoint must carry the best copy.
   config.output.dir = split_dir.file("run");
   const Observed part1 = run(config, std::min(best_step + 3, whole.result.steps - 1));
-  ASSERT_EQ(part1.result.status, "killed");
+  ASSERT_EQ(part1.result.status, tracking::RunStatus::killed);
   EXPECT_NE(load_checkpoint(checkpoint_path(config)).find("early_stopping.best_params"), nullptr);
   const Observed part2 = run(config, 0, true);
-  ASSERT_EQ(part2.result.status, "finished");
+  ASSERT_EQ(part2.result.status, tracking::RunStatus::finished);
   std::vector<double> joined = part1.result.train_losses;
   joined.insert(joined.end(), part2.result.train_losses.begin(), part2.result.train_losses.end());
   EXPECT_EQ(joined, whole.result.train_losses);

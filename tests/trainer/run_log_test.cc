@@ -148,7 +148,7 @@ TEST(Tracker, ARunDeletedWhileTrainingWarnsAndTrainingGoesOn) {
   ::testing::internal::CaptureStderr();
   const TrainResult result = train(config, options);
   const std::string errors = ::testing::internal::GetCapturedStderr();
-  EXPECT_EQ(result.status, "finished");
+  EXPECT_EQ(result.status, tracking::RunStatus::finished);
   EXPECT_EQ(validations, 3);
   EXPECT_NE(errors.find("is no longer in " + config.output.tracker), std::string::npos) << errors;
   EXPECT_NE(errors.find("training goes on"), std::string::npos) << errors;

@@ -45,7 +45,7 @@ TEST_P(LossFalls, OverAFewDozenSteps) {
   config.train.epochs = 50;
   config.train.max_steps = 40;
   const TrainResult result = train(config, quiet());
-  ASSERT_EQ(result.status, "finished");
+  ASSERT_EQ(result.status, tracking::RunStatus::finished);
   ASSERT_EQ(result.train_losses.size(), 40u);
   for (double loss : result.train_losses) ASSERT_TRUE(std::isfinite(loss));
   // Means of the first and last 5 steps: single steps are noisy, these are not.
@@ -120,13 +120,13 @@ void expect_resume_equals_uninterrupted(Config config, int64_t stop_after, const
   TempFolder whole_dir, split_dir;
   config.output.dir = whole_dir.file("run");
   const TrainResult whole = train(config, quiet());
-  ASSERT_EQ(whole.status, "finished") << what;
+  ASSERT_EQ(whole.status, tracking::RunStatus::finished) << what;
 
   config.output.dir = split_dir.file("run");
   TrainOptions first = quiet();
   first.stop_after_steps = stop_after;
   const TrainResult part1 = train(config, first);
-  ASSERT_EQ(part1.status, "killed") << what;
+  ASSERT_EQ(part1.status, tracking::RunStatus::killed) << what;
   ASSERT_EQ(part1.steps, stop_after) << what;
   if (carried) {  // (other tasks may store a state too; their batches never continue it)
     const Checkpoint saved = load_checkpoint(checkpoint_path(config));
@@ -136,7 +136,7 @@ void expect_resume_equals_uninterrupted(Config config, int64_t stop_after, const
   TrainOptions second = quiet();
   second.resume = true;
   const TrainResult part2 = train(config, second);
-  ASSERT_EQ(part2.status, "finished") << what;
+  ASSERT_EQ(part2.status, tracking::RunStatus::finished) << what;
   std::vector<double> joined = part1.train_losses;
   joined.insert(joined.end(), part2.train_losses.begin(), part2.train_losses.end());
   ASSERT_EQ(joined.size(), whole.train_losses.size()) << what;

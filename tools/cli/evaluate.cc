@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tools/cli/commands.h"
+#include "trainer/checkpoint.h"
 #include "trainer/evaluate.h"
 
 namespace rnnlab::cli {
@@ -38,8 +39,7 @@ std::string metrics_text(const std::map<std::string, double>& metrics) {
 }
 
 int run_evaluate(const EvaluateArgs& args, const std::vector<std::string>& extras) {
-  std::string path = args.checkpoint;
-  if (path.size() < 12 || path.compare(path.size() - 12, 12, ".safetensors") != 0) path += "/checkpoint.safetensors";
+  const std::string path = trainer::resolve_checkpoint_argument(args.checkpoint);
   trainer::EvaluateOptions options;
   options.split = args.split;
   options.overrides = args.overrides;

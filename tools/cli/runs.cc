@@ -45,7 +45,9 @@ void add_runs_command(CLI::App& app, Commands& commands) {
                     "Filter, e.g. \"metrics.val_loss < 1.2 and params.model.cell = 'lstm'\"");
   };
   auto add_goal = [&](CLI::App* sub) {
-    sub->add_option("--goal", o.goal, "Which way is better: min or max")->capture_default_str();
+    sub->add_option("--goal", o.goal,
+                    "Which way is better: min or max (default: the metric's direction, max for accuracy, "
+                    "f1, bleu, ..., else min)");
     sub->add_option("--value", o.value,
                     "Use each run's best or last value of a metric (metrics.K without .best/.last)");
   };
@@ -66,7 +68,9 @@ void add_runs_command(CLI::App& app, Commands& commands) {
   add_common(compare);
   compare->add_option("runs", o.refs, "Run ids or names")->required();
   compare->add_flag("--all", o.all, "Show params that are equal too");
-  compare->add_option("--goal", o.goal, "What best means: min or max")->capture_default_str();
+  compare->add_option("--goal", o.goal,
+                      "What best means: min or max (default: each metric's direction, max for accuracy, "
+                      "f1, bleu, ..., else min)");
 
   CLI::App* best = runs->add_subcommand("best", "Runs ranked by a metric");
   add_common(best);

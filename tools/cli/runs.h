@@ -41,7 +41,7 @@ struct Options {
   std::string db;               // --db, default $RNNLAB_DB or ./rnnlab.db
   std::string format = "table";
   std::string experiment, where, order_by;
-  std::string goal = "min";
+  std::string goal;             // min|max; empty: by the metric's name (tracking::metric_goal)
   std::string value;            // best|last; empty: the subcommand's default
   int64_t limit = 0;
   std::vector<std::string> columns, refs, rows, cols, remove;

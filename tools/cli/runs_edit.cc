@@ -27,7 +27,7 @@ std::vector<tracking::RunRecord> select_runs(tracking::Store& store, const Optio
   query.experiment = options.experiment;
   query.where = options.where;
   query.order_by = options.order_by.empty() ? "run.id asc" : options.order_by;
-  query.context = {tracking::parse_goal(options.goal),
+  query.context = {tracking::resolve_goal(options.goal, options.metric),
                    options.value.empty() ? tracking::MetricValue::last
                                          : tracking::parse_metric_value(options.value)};
   query.limit = options.limit;

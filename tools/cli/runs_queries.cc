@@ -26,7 +26,7 @@ json to_json(const SqlValue& value) {
 json number_or_null(double value) { return std::isnan(value) ? json() : json(value); }
 
 tracking::FilterContext context_of(const Options& options, tracking::MetricValue fallback) {
-  return {tracking::parse_goal(options.goal),
+  return {tracking::resolve_goal(options.goal, options.metric),
           options.value.empty() ? fallback : tracking::parse_metric_value(options.value)};
 }
 
@@ -214,7 +214,7 @@ int compare(const Options& options, std::ostream& out) {
   OpenStore opened(options);
   tracking::Store& store = *opened;
   if (options.refs.size() < 2) throw std::invalid_argument("compare: give two or more RUNs");
-  const tracking::Goal goal = tracking::parse_goal(options.goal);
+  tracking::resolve_goal(options.goal, "");  // an unknown --goal fails before any output
   std::vector<tracking::RunDetails> runs;
   for (int64_t id : store.resolve_runs(options.refs)) runs.push_back(store.run_details(id));
   Table table;
@@ -234,8 +234,9 @@ int compare(const Options& options, std::ostream& out) {
   std::set<std::string> metric_keys;
   for (const auto& details : runs)
     for (const auto& m : details.metrics) metric_keys.insert(m.key);
-  // Metrics side by side: last and best (by --goal) of each.
+  // Metrics side by side: last and best (by --goal, else by the metric's direction) of each.
   for (const std::string& key : metric_keys) {
+    const tracking::Goal goal = tracking::resolve_goal(options.goal, key);
     std::vector<json> last, best;
     for (const auto& details : runs) {
       auto it = std::find_if(details.metrics.begin(), details.metrics.end(), [&](auto& m) { return m.key == key; });

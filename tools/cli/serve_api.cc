@@ -57,7 +57,7 @@ runs::Options options_of(const ApiQuery& query, tracking::Store& store) {
   o.experiment = param(query, "experiment");
   o.where = param(query, "where");
   o.order_by = param(query, "order_by");
-  o.goal = param(query, "goal", "min");
+  o.goal = param(query, "goal");  // empty: by the metric's direction
   o.value = param(query, "value", param(query, "agg"));
   o.limit = int_param(query, "limit", 0);
   o.columns = list_param(query, "columns");

@@ -6,12 +6,14 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "experiments/runner.h"
 #include "experiments/sweep.h"
 #include "tools/cli/commands.h"
 #include "tools/cli/runs.h"
+#include "tools/cli/stop_signals.h"
 
 namespace rnnlab::cli {
 namespace {
@@ -45,14 +47,18 @@ int run_sweep_command(const SweepArgs& args) {
   experiments::SweepOptions options;
   options.resume = args.resume;
   options.quiet = args.quiet;
+  // In process, the trials' trainings stop on this process's signals (a child `rnnlab
+  // train` installs its own).
+  std::optional<StopSignals> signals;
+  if (spec.launch.mode == "in_process") options.stop_requested = signals.emplace().source();
   const experiments::SweepResult result = experiments::run_sweep(spec, options);
 
   // Trials that did not finish, with why.
   for (const auto& outcome : result.trials) {
-    if (outcome.status != "failed" && outcome.status != "pruned") continue;
+    if (outcome.status != tracking::RunStatus::failed && outcome.status != tracking::RunStatus::pruned) continue;
     std::string error = outcome.error;
     if (const size_t newline = error.find('\n'); newline != std::string::npos) error.resize(newline);
-    std::printf("%s trial %d (%s, run #%lld): %s\n", outcome.status.c_str(), outcome.trial.index,
+    std::printf("%s trial %d (%s, run #%lld): %s\n", std::string(tracking::to_string(outcome.status)).c_str(), outcome.trial.index,
                 outcome.trial.id.c_str(), static_cast<long long>(outcome.run_id), error.c_str());
   }
   if (result.interrupted) {

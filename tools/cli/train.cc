@@ -3,8 +3,8 @@
 // `rnnlab generate CHECKPOINT --prime "Call me" --length 300 --temperature 0.8 [--top-k K]`.
 #include <CLI/CLI.hpp>
 
-#include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
 #include <memory>
 #include <string>
@@ -12,6 +12,8 @@
 
 #include "dist/communicator.h"
 #include "tools/cli/commands.h"
+#include "tools/cli/stop_signals.h"
+#include "trainer/checkpoint.h"
 #include "trainer/config.h"
 #include "trainer/data/task_data.h"
 #include "trainer/engine.h"
@@ -28,6 +30,20 @@ struct TrainArgs {
   bool resume = false;
   bool quiet = false;
 };
+
+// The test hooks of tests/dist/train_* (not for users; inert unless set):
+//   RNNLAB_TEST_INJECT_NAN_RANK=R, RNNLAB_TEST_INJECT_NAN_STEP=S (default 3): rank R's
+//       training loss of step S becomes NaN, so a test can check that every rank stops
+//       with a message naming R and S.
+//   RNNLAB_TEST_DUMP_PARAMS=PREFIX: when the training ends normally, every rank writes its
+//       parameters as raw float32 to PREFIX.rank<R>, so a test can compare ranks.
+trainer::TrainOptions::TestHooks test_hooks_from_environment() {
+  trainer::TrainOptions::TestHooks hooks;
+  if (const char* v = std::getenv("RNNLAB_TEST_INJECT_NAN_RANK")) hooks.nan_rank = std::atoi(v);
+  if (const char* v = std::getenv("RNNLAB_TEST_INJECT_NAN_STEP")) hooks.nan_step = std::atoll(v);
+  if (const char* v = std::getenv("RNNLAB_TEST_DUMP_PARAMS")) hooks.dump_params = v;
+  return hooks;
+}
 
 int run_train(const TrainArgs& args) {
   // Every rank loads the same config, so a bad one fails on all of them alike (before MPI
@@ -52,14 +68,17 @@ int run_train(const TrainArgs& args) {
     options.resume = args.resume;
     options.quiet = args.quiet || !root;
     options.communicator = communicator.get();
+    options.test_hooks = test_hooks_from_environment();
+    const StopSignals signals;  // SIGINT, SIGTERM, SIGHUP, SIGUSR1: checkpoint, then stop
+    options.stop_requested = signals.source();
     const trainer::TrainResult result = trainer::train(config, options);
     if (root)
-      std::fprintf(stderr, "%s after %lld steps (%.1f s); checkpoint %s\n", result.status.c_str(),
-                   static_cast<long long>(result.steps), result.seconds, trainer::checkpoint_path(config).c_str());
-    // Stopped by a signal, checkpoint written: 130 for Ctrl-C (SIGINT), else 143 (128 +
-    // SIGTERM), as for a process the scheduler or the system asked to end.
-    if (result.status != "killed") return 0;
-    return result.stop_signal == SIGINT ? 130 : 143;
+      std::fprintf(stderr, "%s after %lld steps (%.1f s); checkpoint %s\n",
+                   std::string(tracking::to_string(result.status)).c_str(), static_cast<long long>(result.steps),
+                   result.seconds, trainer::checkpoint_path(config).c_str());
+    // Stopped by a signal, checkpoint written (another rank's signal: 143).
+    if (result.status != tracking::RunStatus::killed) return 0;
+    return stop_exit_code(result.stop_signal);
   } catch (const dist::RankFailure&) {
     // Every rank has it. Meet once more so that no rank exits (and makes mpirun kill the
     // others) before rank 0 has marked the tracked run failed; then exit non-zero.
@@ -110,9 +129,7 @@ void add_train_command(CLI::App& app, Commands& commands) {
   gen->add_option("--seed", generate->seed, "Random seed (same seed, same text)")->capture_default_str();
   gen->add_option("--backend", generate->backend, "Recurrent backend (default: the checkpoint's)");
   commands["generate"] = [generate, checkpoint] {
-    std::string path = *checkpoint;
-    if (path.size() < 12 || path.compare(path.size() - 12, 12, ".safetensors") != 0)
-      path += "/checkpoint.safetensors";
+    const std::string path = trainer::resolve_checkpoint_argument(*checkpoint);
     std::printf("%s\n", trainer::generate_text(path, *generate).c_str());
     return 0;
   };

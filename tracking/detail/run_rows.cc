@@ -58,7 +58,7 @@ void write_artifact(Database& db, int64_t run_id, const std::string& path, const
 
 void write_final_status(Database& db, int64_t run_id, RunStatus status, std::string_view error) {
   Statement update = db.prepare("UPDATE runs SET status = ?, end_time = ?, error = ? WHERE id = ?");
-  update.bind(1, to_string(status)).bind(2, now_seconds());
+  update.bind(1, to_string(recorded(status))).bind(2, now_seconds());
   if (error.empty()) update.bind_null(3); else update.bind(3, error);
   update.bind(4, run_id).run();
 }
