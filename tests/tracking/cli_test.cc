@@ -11,6 +11,7 @@
 #include "tools/cli/commands.h"
 #include "tools/cli/runs.h"
 #include "tracking/store.h"
+#include "tracking/tracker.h"
 
 namespace rnnlab::tracking {
 namespace {
@@ -196,6 +197,44 @@ TEST_F(RunsCli, CompareShowsDifferingParamsAndMetrics) {
   bool hidden = false;
   for (const auto& row : json) hidden |= row["field"] == "params.model.hidden";
   EXPECT_TRUE(hidden);
+}
+
+// Without --goal each metric's best follows its direction (tracking::metric_goal):
+// val_accuracy's best is its maximum, val_loss's its minimum; --goal overrides both.
+TEST_F(RunsCli, CompareAndBestWithoutGoalFollowTheMetricsDirection) {
+  const std::string db = dir_->file("accuracy.db");
+  {
+    Tracker tracker(db);
+    for (const char* name : {"a", "b"}) {
+      RunInfo info;
+      info.name = name;
+      tracker.start_run(info);
+      const bool a = std::string(name) == "a";
+      tracker.log_metric("val_accuracy", 1, a ? 0.5 : 0.6, 1000.0);
+      tracker.log_metric("val_accuracy", 2, a ? 0.9 : 0.7, 1001.0);
+      tracker.log_metric("val_accuracy", 3, a ? 0.8 : 0.65, 1002.0);
+      tracker.log_metric("val_loss", 1, a ? 2.0 : 3.0, 1000.0);
+      tracker.log_metric("val_loss", 2, a ? 1.0 : 1.5, 1001.0);
+      tracker.finish(RunStatus::finished);
+    }
+  }
+  auto field = [](const nlohmann::json& rows, const std::string& name) {
+    for (const auto& row : rows)
+      if (row["field"] == name) return row;
+    return nlohmann::json();
+  };
+  const nlohmann::json rows = nlohmann::json::parse(run({"compare", "a", "b", "--format", "json"}, db));
+  const nlohmann::json accuracy = field(rows, "metrics.val_accuracy.best");
+  EXPECT_EQ(accuracy["a (#1)"], 0.9) << rows.dump();  // the maximum, not the minimum 0.5
+  EXPECT_EQ(accuracy["b (#2)"], 0.7);
+  EXPECT_EQ(field(rows, "metrics.val_loss.best")["a (#1)"], 1.0);
+  const nlohmann::json min_rows = nlohmann::json::parse(run({"compare", "a", "b", "--goal", "min", "--format", "json"}, db));
+  EXPECT_EQ(field(min_rows, "metrics.val_accuracy.best")["a (#1)"], 0.5);
+
+  const nlohmann::json best = nlohmann::json::parse(run({"best", "--metric", "val_accuracy", "--format", "json"}, db));
+  ASSERT_EQ(best.size(), 2u) << best.dump();
+  EXPECT_EQ(best[0]["name"], "a");
+  EXPECT_EQ(best[0]["val_accuracy.max"], 0.9);
 }
 
 TEST_F(RunsCli, ExportCsvJsonAndHistory) {
