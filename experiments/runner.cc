@@ -33,11 +33,8 @@ using Clock = std::chrono::steady_clock;
 
 using tracking::RunStatus;
 
-// A trial whose run ended so is done: a resumed sweep reuses it instead of rerunning it.
-bool terminal(RunStatus status) {
-  return status == RunStatus::finished || status == RunStatus::pruned || status == RunStatus::failed;
-}
-// A run's status as the store reports it (one of the names the database records).
+// A trial whose run ended so is done: a resumed sweep reuses it. status_of: as stored.
+bool terminal(RunStatus s) { return s == RunStatus::finished || s == RunStatus::pruned || s == RunStatus::failed; }
 RunStatus status_of(const tracking::RunRecord& run) { return tracking::parse_run_status(run.status); }
 
 class SweepRunner {
@@ -114,7 +111,7 @@ class SweepRunner {
         if (jobs_) jobs_->forget(trials_[i].id);
         outcome.best = best_of(history(it->second.id));
         ++result_.reused;
-        count(outcome.status);
+        result_.count(outcome.status);
         progress_.done(outcome.status, true);
         continue;
       }
@@ -143,12 +140,6 @@ class SweepRunner {
     attached_.push_back({index, job});
     previous_run_[index] = entry->after;
     return true;
-  }
-
-  void count(RunStatus status) {
-    if (status == RunStatus::finished) ++result_.finished;
-    else if (status == RunStatus::pruned) ++result_.pruned;
-    else if (status == RunStatus::failed) ++result_.failed;
   }
 
   void write_manifest() const {
@@ -266,7 +257,7 @@ class SweepRunner {
     }
     outcome.run_id = settle(trials_[index], run_id, previous_run_[index], status, error);
     outcome.best = best_of(history(outcome.run_id));
-    count(status);
+    result_.count(status);
     progress_.trial_line(outcome);
     progress_.done(status, false);
   }
@@ -304,11 +295,8 @@ class SweepRunner {
       const trainer::Config config = trainer::parse_config(spec_.base_yaml, spec_.base_source, overrides_of(trial));
       const trainer::TrainResult result = trainer::train(config, train_options);
       run_id = result.run_id;
-      // A trial's training killed (by the sweep's signal) is interrupted: rerun on --resume;
-      // early stopping completed it.
-      status = result.status == RunStatus::killed          ? RunStatus::interrupted
-               : result.status == RunStatus::early_stopped ? RunStatus::finished
-                                                           : result.status;
+      // Killed (by the sweep's signal): interrupted, rerun on --resume; early_stopped: finished.
+      status = result.status == RunStatus::killed ? RunStatus::interrupted : tracking::recorded(result.status);
       error = prune_reason;
     } catch (const std::exception& failure) {
       status = RunStatus::failed;

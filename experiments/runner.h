@@ -58,6 +58,12 @@ struct SweepResult {
   int finished = 0, pruned = 0, failed = 0, reused = 0;
   bool interrupted = false;
   double seconds = 0;
+
+  void count(tracking::RunStatus status) {  // a trial that ended so (reused or run)
+    if (status == tracking::RunStatus::finished) ++finished;
+    else if (status == tracking::RunStatus::pruned) ++pruned;
+    else if (status == tracking::RunStatus::failed) ++failed;
+  }
 };
 
 SweepResult run_sweep(const SweepSpec& spec, const SweepOptions& options = {});

@@ -73,6 +73,12 @@ std::string_view to_string(TaskKind task) { return name_of(kTaskKinds, task); }
 
 TaskKind parse_task_kind(std::string_view text) { return parse_name(kTaskKinds, text, "task", "task"); }
 
+std::optional<TaskKind> find_task_kind(std::string_view text) {
+  for (const auto& [value, name] : kTaskKinds)
+    if (name == text) return value;
+  return std::nullopt;
+}
+
 std::vector<std::string> task_kind_names() {
   std::vector<std::string> names;
   for (const auto& entry : kTaskKinds) names.emplace_back(entry.second);

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <iosfwd>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,6 +36,7 @@ std::ostream& operator<<(std::ostream& out, RunStatus status);  // its name (tes
 enum class TaskKind { language_model, classify, tag, forecast, adding, copy };
 std::string_view to_string(TaskKind task);
 TaskKind parse_task_kind(std::string_view text);  // "task: unknown task 'x' (choices: ...)"
+std::optional<TaskKind> find_task_kind(std::string_view text);  // nullopt for an unknown name
 std::vector<std::string> task_kind_names();       // in declaration order
 std::ostream& operator<<(std::ostream& out, TaskKind task);
 

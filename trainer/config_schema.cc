@@ -5,6 +5,7 @@
 #include <climits>
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -375,10 +376,17 @@ const std::vector<std::string>& config_rules() {
 }
 
 std::vector<std::string> task_metrics(std::string_view task) {
-  if (task == "language_model") return {"val_loss", "val_perplexity", "val_accuracy", "val_bpc", "val_bits_per_token"};
-  if (task == "classify" || task == "tag" || task == "copy") return {"val_loss", "val_accuracy"};
-  if (task == "forecast") return {"val_loss", "val_rmse", "val_mae"};
-  if (task == "adding") return {"val_loss", "val_mse"};
+  using tracking::TaskKind;
+  const std::optional<TaskKind> kind = tracking::find_task_kind(task);
+  if (!kind) return {};
+  switch (*kind) {
+    case TaskKind::language_model: return {"val_loss", "val_perplexity", "val_accuracy", "val_bpc", "val_bits_per_token"};
+    case TaskKind::classify:
+    case TaskKind::tag:
+    case TaskKind::copy: return {"val_loss", "val_accuracy"};
+    case TaskKind::forecast: return {"val_loss", "val_rmse", "val_mae"};
+    case TaskKind::adding: return {"val_loss", "val_mse"};
+  }
   return {};
 }
 
@@ -391,12 +399,17 @@ std::string task_init_scheme(std::string_view task) {
 }
 
 std::vector<std::string> task_datasets(std::string_view task) {
-  if (task == "language_model") return {"moby_dick", "sotu"};
-  if (task == "classify") return {"pang_lee"};
-  if (task == "tag") return {"wsj_pos", "oanc_pos"};
-  if (task == "forecast") return {"sunspots", "co2"};
-  if (task == "adding") return {"adding"};
-  if (task == "copy") return {"copy"};
+  using tracking::TaskKind;
+  const std::optional<TaskKind> kind = tracking::find_task_kind(task);
+  if (!kind) return {};
+  switch (*kind) {
+    case TaskKind::language_model: return {"moby_dick", "sotu"};
+    case TaskKind::classify: return {"pang_lee"};
+    case TaskKind::tag: return {"wsj_pos", "oanc_pos"};
+    case TaskKind::forecast: return {"sunspots", "co2"};
+    case TaskKind::adding: return {"adding"};
+    case TaskKind::copy: return {"copy"};
+  }
   return {};
 }
 

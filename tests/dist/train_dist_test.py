@@ -9,7 +9,7 @@ Cases (each one ctest test; every job runs under an outer timeout, so nothing ha
                   on the adding task and a stacked GRU and a stacked bidirectional LSTM on the
                   copy task. Sizes are chosen so that the last batch of an epoch is uneven (at
                   NP=3 one rank gets an empty slice). Every rank ends with bitwise identical
-                  parameters (RNNLAB_TEST_DUMP_PARAMS, a test hook of trainer/train.cc).
+                  parameters (RNNLAB_TEST_DUMP_PARAMS, a test hook `rnnlab train` passes to trainer::train).
   overlap NP      dist.overlap=false (one blocking all-reduce after backward) gives the
                   same losses and parameters as the overlapped all-reduce in 256-byte
                   buckets (dist.bucket_mb), which are started during backward, under each

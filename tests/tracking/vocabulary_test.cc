@@ -43,7 +43,11 @@ TEST(SharedVocabulary, TheDatabaseRecordsFiveStatuses) {
 TEST(SharedVocabulary, TaskKinds) {
   EXPECT_EQ(task_kind_names(),
             (std::vector<std::string>{"language_model", "classify", "tag", "forecast", "adding", "copy"}));
-  for (const std::string& name : task_kind_names()) EXPECT_EQ(to_string(parse_task_kind(name)), name);
+  for (const std::string& name : task_kind_names()) {
+    EXPECT_EQ(to_string(parse_task_kind(name)), name);
+    EXPECT_EQ(find_task_kind(name), parse_task_kind(name));
+  }
+  EXPECT_FALSE(find_task_kind("translate").has_value());
   EXPECT_EQ(error_of([] { parse_task_kind("translate"); }),
             "task: unknown task 'translate' (choices: language_model, classify, tag, forecast, adding, copy)");
   std::ostringstream out;
