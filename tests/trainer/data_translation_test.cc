@@ -20,6 +20,18 @@ namespace {
 namespace fs = std::filesystem;
 using Tokens = std::vector<std::string>;
 
+// `action` must throw std::invalid_argument whose message holds `part`.
+template <typename Action>
+void expect_invalid(Action action, const std::string& part) {
+  try {
+    action();
+  } catch (const std::invalid_argument& error) {
+    EXPECT_NE(std::string(error.what()).find(part), std::string::npos) << error.what();
+    return;
+  }
+  ADD_FAILURE() << "expected std::invalid_argument saying '" << part << "'";
+}
+
 class PairFileTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -63,13 +75,8 @@ TEST_F(PairFileTest, SkipsAndCountsMalformedLinesNamingFileAndLine) {
 
 TEST_F(PairFileTest, FilesWithoutPairsAreRefusedByName) {
   const std::string path = write("one\ntwo\n");
-  try {
-    read_translation_pairs(path);
-    FAIL() << "expected invalid_argument";
-  } catch (const std::invalid_argument& error) {
-    EXPECT_NE(std::string(error.what()).find(path + "' holds no source<TAB>target pairs"), std::string::npos) << error.what();
-    EXPECT_NE(std::string(error.what()).find(":1: expected"), std::string::npos) << error.what();
-  }
+  expect_invalid([&] { read_translation_pairs(path); }, path + "' holds no source<TAB>target pairs");
+  expect_invalid([&] { read_translation_pairs(path); }, ":1: expected");
   EXPECT_THROW(read_translation_pairs(folder_.string()), std::invalid_argument);
   EXPECT_THROW(read_translation_pairs((folder_ / "missing.tsv").string()), std::invalid_argument);
   EXPECT_EQ(key_group("I Samuel 23:28"), "I Samuel");
@@ -106,12 +113,7 @@ TEST(SideCodec, SpecialsFirstThenCountsWithLimits) {
   EXPECT_EQ(frequent.decode({SideCodec::kBosId, 4, 5, SideCodec::kEosId, SideCodec::kPadId}), "a b");
   const SideCodec loaded = SideCodec::from_json(frequent.to_json());
   EXPECT_EQ(loaded.vocabulary.tokens(), frequent.vocabulary.tokens());
-  try {
-    SideCodec::build(words, sentences, 4, 1, "target");
-    FAIL() << "expected invalid_argument";
-  } catch (const std::invalid_argument& error) {
-    EXPECT_NE(std::string(error.what()).find("target side: key 'data.max_vocab'"), std::string::npos) << error.what();
-  }
+  expect_invalid([&] { SideCodec::build(words, sentences, 4, 1, "target"); }, "target side: key 'data.max_vocab'");
   EXPECT_THROW(SideCodec::from_json(nlohmann::json{{"tokenizer", words.to_json()}}), std::invalid_argument);
 }
 
@@ -163,12 +165,7 @@ TEST(TranslationCorpus, SeparateVocabulariesAndTheLengthBound) {
   EXPECT_EQ(TranslationCorpus::build(pairs, options, "numbered").too_long(Split::train), 0);
   options.max_length = 1;
   options.test_fraction = 0;
-  try {
-    TranslationCorpus::build({{"a b", "c d", "", 1}}, options, "tiny.tsv");
-    FAIL() << "expected invalid_argument";
-  } catch (const std::invalid_argument& error) {
-    EXPECT_NE(std::string(error.what()).find("key 'data.max_length'"), std::string::npos) << error.what();
-  }
+  expect_invalid([&] { TranslationCorpus::build({{"a b", "c d", "", 1}}, options, "tiny.tsv"); }, "key 'data.max_length'");
   // A side of only non-ASCII spaces has no token: left out and counted.
   options.max_length = 0;
   const TranslationCorpus spaces = TranslationCorpus::build({{"a", "\u00a0", "", 1}, {"a", "b", "", 2}}, options, "t");
@@ -207,14 +204,8 @@ TEST(TranslationSplits, SeededShuffleAndGroups) {
     EXPECT_EQ(named[i], group == "Ruth" ? Split::test : group == "I Samuel" ? Split::val : Split::train) << i;
   }
   options.test_groups = {"Exodus"};
-  try {
-    assign_translation_splits(pairs, options, "numbered");
-    FAIL() << "expected invalid_argument";
-  } catch (const std::invalid_argument& error) {
-    EXPECT_NE(std::string(error.what()).find("split group 'Exodus' is not in numbered (its groups: Genesis, I Samuel, Ruth)"),
-              std::string::npos)
-        << error.what();
-  }
+  expect_invalid([&] { assign_translation_splits(pairs, options, "numbered"); },
+                 "split group 'Exodus' is not in numbered (its groups: Genesis, I Samuel, Ruth)");
   // Seeded groups: whole books, at least the fraction each.
   options.test_groups.clear();
   options.val_groups.clear();
