@@ -32,6 +32,14 @@ struct Beams {
   std::vector<int32_t> parents;               // [B * K] the rows they continue
 };
 
+// `rows` dead rows feeding `token`, each continuing its own row.
+Beams empty_beams(size_t rows, int32_t token) {
+  Beams beams{std::vector<double>(rows, kDead), std::vector<std::vector<int32_t>>(rows),
+              std::vector<int32_t>(rows, token), std::vector<int32_t>(rows)};
+  for (size_t row = 0; row < rows; ++row) beams.parents[row] = int32_t(row);
+  return beams;
+}
+
 struct Candidate {
   double score;
   int64_t index;  // k * V + v within the sentence
@@ -87,8 +95,7 @@ std::vector<std::vector<Hypothesis>> beam_search(const std::vector<int>& source_
   std::vector<int> bound(B);
   for (size_t b = 0; b < B; ++b) bound[b] = max_output_length(source_lengths[b], options);
 
-  Beams beams{std::vector<double>(B * K, kDead), std::vector<std::vector<int32_t>>(B * K),
-              std::vector<int32_t>(B * K, options.bos_id), std::vector<int32_t>(B * K)};
+  Beams beams = empty_beams(B * K, options.bos_id);
   for (size_t b = 0; b < B; ++b) {
     beams.scores[b * K] = 0.0;  // one live beam per sentence at the start
     for (size_t k = 0; k < K; ++k) beams.parents[b * K + k] = int32_t(b);
@@ -103,9 +110,7 @@ std::vector<std::vector<Hypothesis>> beam_search(const std::vector<int>& source_
                                   " log-probabilities at step " + std::to_string(t) + ", expected " +
                                   std::to_string(B * K) + " rows x " + std::to_string(V));
     }
-    Beams next{std::vector<double>(B * K, kDead), std::vector<std::vector<int32_t>>(B * K),
-               std::vector<int32_t>(B * K, options.eos_id), std::vector<int32_t>(B * K)};
-    for (size_t row = 0; row < B * K; ++row) next.parents[row] = int32_t(row);
+    Beams next = empty_beams(B * K, options.eos_id);
     for (size_t b = 0; b < B; ++b) {
       if (done[b]) continue;
       const std::vector<Candidate> candidates = best_candidates(beams, log_probs, b, t >= bound[b], 2 * K, options);
