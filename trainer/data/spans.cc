@@ -165,6 +165,21 @@ int64_t first_invalid_tag(const std::vector<std::string>& tags, TagScheme scheme
   return first_invalid(parsed.data(), int64_t(parsed.size()), scheme);
 }
 
+std::vector<std::string> proper_name_tags(const std::vector<std::string>& pos_tags, TagScheme scheme) {
+  std::vector<Span> spans;
+  const int64_t length = int64_t(pos_tags.size());
+  for (int64_t t = 0; t < length; ++t) {
+    const bool name = pos_tags[size_t(t)] == "NNP" || pos_tags[size_t(t)] == "NNPS";
+    if (!name) continue;
+    if (!spans.empty() && spans.back().end == t) {
+      spans.back().end = t + 1;
+    } else {
+      spans.push_back({t, t + 1, "NAME"});
+    }
+  }
+  return tags_from_spans(spans, length, scheme);
+}
+
 SpanCounts& SpanCounts::operator+=(const SpanCounts& other) {
   correct += other.correct;
   predicted += other.predicted;

@@ -55,6 +55,11 @@ std::vector<std::string> convert_tags(const std::vector<std::string>& tags, TagS
 // B-T / I-T, a B-T / I-T not followed by I-T / E-T (the sentence's end included).
 int64_t first_invalid_tag(const std::vector<std::string>& tags, TagScheme scheme);
 
+// The proper-name spans of a part-of-speech tagged sentence: every maximal run of NNP /
+// NNPS tags (Penn Treebank proper nouns) becomes one span of type NAME, in `scheme`
+// (BIO: B-NAME I-NAME ..., IOBES: S-NAME or B-NAME ... E-NAME); everything else is O.
+std::vector<std::string> proper_name_tags(const std::vector<std::string>& pos_tags, TagScheme scheme);
+
 // Sums that add over batches and ranks (all-reduce each field), then give the rates.
 struct SpanCounts {
   int64_t correct = 0;            // predicted spans equal to a gold span (type and both ends)
