@@ -4,36 +4,23 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
+#include <functional>
 #include <string>
 
 #include "trainer/data/datasets.h"
 #include "trainer/data/readers.h"
 #include "trainer/data/spans.h"
 #include "trainer/data/task_data.h"
+#include "tests/trainer/train_test_util.h"
 
 namespace rnnlab::trainer::data {
 namespace {
 
-namespace fs = std::filesystem;
-
+// A temporary folder per test (train_test_util.h) and configs over files written to it.
 class SpanSetsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    folder_ = fs::temp_directory_path() /
-              ("rnnlab_span_sets_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    fs::create_directories(folder_);
-  }
-  void TearDown() override { fs::remove_all(folder_); }
+  std::string write(const std::string& name, const std::string& content) { return folder_.write(name, content); }
 
-  std::string write(const std::string& name, const std::string& content) {
-    const std::string path = (folder_ / name).string();
-    std::ofstream(path, std::ios::binary) << content;
-    return path;
-  }
-
-  // A tag config over a file of ours.
   static Config file_config(const std::string& path, const std::string& format, const std::string& scheme) {
     Config config;
     config.task = "tag";
@@ -44,8 +31,8 @@ class SpanSetsTest : public ::testing::Test {
     return config;
   }
 
-  template <typename Function>
-  static std::string error_of(Function run) {
+  // The std::invalid_argument message of `run`, "" when it does not throw.
+  static std::string error_of(const std::function<void()>& run) {
     try {
       run();
     } catch (const std::invalid_argument& error) {
@@ -54,7 +41,7 @@ class SpanSetsTest : public ::testing::Test {
     return "";
   }
 
-  fs::path folder_;
+  testing_util::TempFolder folder_;
 };
 
 TEST_F(SpanSetsTest, ConllColumnsWithBlankLinesBetweenSentences) {
