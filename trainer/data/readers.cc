@@ -203,10 +203,11 @@ std::vector<TaggedSentence> read_tagged(const std::string& path) {
     while (tokens >> token) {
       const size_t slash = token.rfind('/');
       if (slash == std::string::npos || slash == 0 || slash + 1 == token.size()) {
-        // A line of exactly two columns is most likely a CoNLL file read with the wrong format.
+        // A line `word TAG` (two columns, the first not word/TAG) is most likely a CoNLL file.
         std::istringstream columns(lines[i]);
         std::string first, second, third;
-        const bool two_columns = bool(columns >> first >> second) && !(columns >> third);
+        const bool two_columns =
+            sentence.words.empty() && bool(columns >> first >> second) && !(columns >> third);
         throw std::invalid_argument(where(path, int(i) + 1) + "token '" + token + "' is not word/TAG" +
                                     (two_columns ? " (for `word TAG` columns use data.format: conll)" : ""));
       }
