@@ -66,7 +66,10 @@ TEST(BulkWriter, RunsReadBackAsTrackerRuns) {
   ASSERT_EQ(details.metrics.size(), 1u);
   EXPECT_EQ(details.metrics[0].count, 20);  // the replaced step counts once
   EXPECT_EQ(store.metric_history(gru, "val_loss").size(), 20u);
-  const auto lstm_runs = store.list_runs({"bulk", "params.model.cell = 'lstm' and params.model.layers = 2"});
+  RunQuery query;
+  query.experiment = "bulk";
+  query.where = "params.model.cell = 'lstm' and params.model.layers = 2";
+  const auto lstm_runs = store.list_runs(query);
   ASSERT_EQ(lstm_runs.size(), 1u);
   EXPECT_EQ(lstm_runs[0].name, "lstm-2");
 }
