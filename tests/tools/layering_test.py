@@ -26,6 +26,7 @@ PLANTED = {
     "tracking/planted_public.h": ('#pragma once\n#include "tracking/detail/schema.h"\n', ["2: private"]),
     "trainer/planted_vendor.cc": ("#include <cudnn.h>\n#include <mpi.h>\n", ["1: vendor", "2: vendor"]),
     "tools/cli/planted_http.h": ("#pragma once\n#include <httplib.h>\n", ["2: vendor"]),
+    "trainer/planted_yaml.h": ("#pragma once\n#include <yaml-cpp/yaml.h>\n", ["2: vendor"]),
     "experiments/planted_long.cc": ("// line\n" * 501, ["501: length"]),
     "tests/trainer/planted_test.cc": ('#include "layers/onednn/onednn_stack.h"\n', ["1: private"]),
     "trainer/planted_relative.cc": ('#include "model.h"\n', ["1: root"]),
@@ -35,6 +36,7 @@ PLANTED = {
     "tests/layers/planted_own_test.cc": ('#include "layers/cudnn/cudnn_stack.h"\n#include <cudnn.h>\n', []),
     "layers/ops/ops_gpu_planted.cu": ("#include <cuda_runtime.h>\n#include <cublas_v2.h>\n", []),
     "dist/mpi/planted_mpi.cc": ("#include <mpi.h>\n", []),
+    "trainer/planted_yaml.cc": ("#include <yaml-cpp/yaml.h>\n", []),
     "tools/cli/planted_ok.cc": ('#include "layers/recurrent.h"\n#include "experiments/sweep.h"\n', []),
 }
 
