@@ -159,10 +159,10 @@ class Store {
   // For a sweep engine that stops someone else's run (pruned) or repairs a status.
   void set_status(int64_t run_id, RunStatus status, const std::string& error = {});
 
-  // Metric counts that change whenever a point of (run, key) is written: "count/last
-  // step/wall time"; "none" when there is none. For caches of a history (`rnnlab serve`).
+  // A token that changes whenever a point of (run, key) is written ("count/last step/wall
+  // time" of its summary); "none" while it has none. For caches of a history (`rnnlab serve`).
   std::string metric_version(int64_t run_id, const std::string& key);
-  int64_t run_count();
+  int64_t run_count();  // every run in the database, of every experiment
 
  private:
   friend class detail::StoreAccess;
