@@ -1,4 +1,4 @@
-// The built-in data sets of DESIGN.md ("Data sets"): where `tools/fetch-data` puts them and
+// The built-in data sets (docs/architecture.md, "Data sets"): where `tools/fetch-data` puts them and
 // which reader and task they go with. Thread safe (constant tables, environment reads).
 #pragma once
 
