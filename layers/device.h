@@ -31,6 +31,13 @@ enum class Device { cpu, cuda };
 
 inline std::string_view to_string(Device device) { return device == Device::cpu ? "cpu" : "cuda"; }
 
+// Waits until the work queued on `device` by the calling thread has run (cuda: its stream;
+// cpu: nothing to wait for), e.g. to time it. Throws std::runtime_error on an asynchronous
+// CUDA error, or for cuda without a device.
+inline void synchronize(Device device) {
+  if (device == Device::cuda) cuda::device_context().synchronize();
+}
+
 template <typename T>
 class Buffer {
  public:
