@@ -345,9 +345,11 @@ TEST_P(Ops, OptimizerStepsEqualTheCpuBitForBit) {
     const auto here = run_updates(device(), c, count, 3);
     EXPECT_EQ(on_cpu[0], here[0]) << "params";
     EXPECT_EQ(on_cpu[1], here[1]) << "momentum / exp_avg";
-    if (c.adam) EXPECT_EQ(on_cpu[2], here[2]) << "exp_avg_sq";
+    if (c.adam) {
+      EXPECT_EQ(on_cpu[2], here[2]) << "exp_avg_sq";
+    }
     const auto one = run_updates(device(), c, count, 1);
-    std::vector<float> expected(size_t(count));
+    std::vector<float> expected(static_cast<size_t>(count));
     for (size_t i = 0; i < expected.size(); ++i)
       expected[i] = textbook_param(c, start[0][i], start[1][i], start[2][i], start[3][i]);
     expect_near_all(expected, one[0], 1e-5f, "params after one step, against the textbook rule");
@@ -369,7 +371,7 @@ TEST_P(Ops, BadSizesThrowInvalidArgumentBeforeAnythingRuns) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryDevice, Ops, ::testing::Values(Device::cpu, Device::cuda),
-                         [](const ::testing::TestParamInfo<Device>& info) { return std::string(to_string(info.param)); });
+                         [](const ::testing::TestParamInfo<Device>& device_info) { return std::string(to_string(device_info.param)); });
 
 // The host-side plan of the cuda embedding_backward runs everywhere.
 TEST(EmbeddingPlan, GroupsPositionsByIdInOrderAndLeavesOutPaddingAndOutOfRangeIds) {
