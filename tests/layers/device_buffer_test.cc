@@ -17,9 +17,9 @@ namespace {
 class DeviceBuffer : public ::testing::TestWithParam<Device> {
  protected:
   void SetUp() override {
-    if (GetParam() == Device::cuda && !cuda::cuda_device_available())
+    if (!device_available(GetParam()))
       GTEST_SKIP() << "no CUDA device, the cuda instance of the Buffer tests is skipped: "
-                   << cuda::cuda_unavailable_reason();
+                   << device_unavailable_reason(GetParam());
   }
 };
 
@@ -90,7 +90,10 @@ INSTANTIATE_TEST_SUITE_P(EveryDevice, DeviceBuffer, ::testing::Values(Device::cp
 // Runs where there is no device (this machine, CI): a cuda buffer of non-zero size throws,
 // an empty one is fine (nothing to allocate).
 TEST(DeviceBufferWithoutDevice, ANonEmptyCudaBufferThrowsRuntimeError) {
-  if (cuda::cuda_device_available()) GTEST_SKIP() << "a CUDA device is present: nothing to refuse";
+  EXPECT_TRUE(device_available(Device::cpu));
+  EXPECT_EQ(device_unavailable_reason(Device::cpu), "");
+  if (device_available(Device::cuda)) GTEST_SKIP() << "a CUDA device is present: nothing to refuse";
+  EXPECT_FALSE(device_unavailable_reason(Device::cuda).empty());
   EXPECT_NO_THROW({ Buffer<float> empty(Device::cuda); });
   try {
     Buffer<float> buffer(Device::cuda, 16);

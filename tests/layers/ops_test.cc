@@ -49,9 +49,9 @@ constexpr double kStart[4] = {0.5, 2.0, 3.0, 0.25};
 class Ops : public ::testing::TestWithParam<Device> {
  protected:
   void SetUp() override {
-    if (device() == Device::cuda && !cuda::cuda_device_available())
+    if (!device_available(device()))
       GTEST_SKIP() << "no CUDA device, the cuda instance of every op test is skipped: "
-                   << cuda::cuda_unavailable_reason();
+                   << device_unavailable_reason(GetParam());
   }
   Device device() const { return GetParam(); }
   template <typename T>
