@@ -4,6 +4,7 @@
 // buffer without a device throwing. The cuda instance skips, saying why, without a device.
 #include <gtest/gtest.h>
 
+#include <ostream>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -12,6 +13,10 @@
 #include "layers/device.h"
 
 namespace rnnlab::layers {
+
+// gtest prints a Device parameter by name ("cpu", "cuda").
+void PrintTo(Device device, std::ostream* out) { *out << to_string(device); }
+
 namespace {
 
 class DeviceBuffer : public ::testing::TestWithParam<Device> {

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <ostream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -21,6 +22,10 @@
 #include "layers/random.h"
 
 namespace rnnlab::layers {
+
+// gtest prints a Device parameter by name ("cpu", "cuda").
+void PrintTo(Device device, std::ostream* out) { *out << to_string(device); }
+
 namespace {
 
 std::vector<float> random_values(int64_t count, uint64_t stream, float scale = 1.0f) {
