@@ -123,4 +123,24 @@ class Buffer {
   cuda::DeviceBuffer<T> device_buffer_;
 };
 
+// `host` as a pointer on `staging`'s device: the host data itself on the cpu (no copy),
+// else uploaded into `staging` (which then holds it).
+template <typename T>
+const T* on_device(const std::vector<T>& host, Buffer<T>& staging) {
+  if (staging.on_cpu()) return host.data();
+  staging.upload(host);
+  return staging.data();
+}
+
+// Whether `device` can be used in this process (cpu: always), and why not.
+inline bool device_available(Device device) { return device == Device::cpu || cuda::cuda_device_available(); }
+inline std::string device_unavailable_reason(Device device) {
+  return device == Device::cpu ? std::string() : cuda::cuda_unavailable_reason();
+}
+// Waits until the work queued on `device` by this thread has run (cuda: its stream; cpu:
+// nothing to wait for), e.g. before a communicator reads device memory.
+inline void synchronize(Device device) {
+  if (device == Device::cuda) cuda::device_context().synchronize();
+}
+
 }  // namespace rnnlab::layers

@@ -102,7 +102,7 @@ std::string generate_text(const std::string& checkpoint_path, const GenerateOpti
   batch.tokens = ids;
   batch.resets_state = true;
   for (int i = 0; i < options.length; ++i) {
-    const auto& output = model.forward(batch, false, 0, &state);
+    const std::vector<float> output = model.forward(batch, false, 0, &state).to_host();
     const float* logits = output.data() + (size_t(batch.seq_len) - 1) * size_t(vocab);
     // softmax(logits / T) restricted to the top k.
     std::iota(order.begin(), order.end(), 0);
