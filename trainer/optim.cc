@@ -29,7 +29,7 @@ class Sgd final : public Optimizer {
     require(options.momentum >= 0, "momentum must be >= 0");
     require(options.weight_decay >= 0, "weight_decay must be >= 0");
     require(!options.nesterov || options.momentum > 0, "nesterov needs momentum > 0");
-    if (options.momentum != 0) momentum_buffer_ = add_state("momentum_buffer");
+    if (options.momentum != 0) add_state("momentum_buffer");
   }
   std::string_view name() const override { return "sgd"; }
 
@@ -42,13 +42,12 @@ class Sgd final : public Optimizer {
     s.nesterov = options_.nesterov;
     s.first_step = step_count_ == 0;
     s.grad_scale = grad_scale;
-    layers::ops::sgd_step(device_, params, grads, momentum_buffer_, count, s);
+    layers::ops::sgd_step(device_, params, grads, options_.momentum != 0 ? state_data(0) : nullptr, count, s);
     ++step_count_;
   }
 
  private:
   OptimizerOptions options_;
-  float* momentum_buffer_ = nullptr;
 };
 
 // torch.optim.Adam / AdamW (1.13, single-tensor path, amsgrad=False):
@@ -63,8 +62,8 @@ class Adam final : public Optimizer {
     require(options.beta2 >= 0 && options.beta2 < 1, "beta2 must be in [0, 1)");
     require(options.eps > 0, "eps must be > 0");
     require(options.weight_decay >= 0, "weight_decay must be >= 0");
-    exp_avg_ = add_state("exp_avg");
-    exp_avg_sq_ = add_state("exp_avg_sq");
+    add_state("exp_avg");
+    add_state("exp_avg_sq");
   }
   std::string_view name() const override { return decoupled_ ? "adamw" : "adam"; }
 
@@ -84,14 +83,12 @@ class Adam final : public Optimizer {
     s.l2 = decoupled_ ? 0.0f : float(options_.weight_decay);
     s.decay = decoupled_ ? float(1.0 - lr * options_.weight_decay) : 1.0f;
     s.grad_scale = grad_scale;
-    layers::ops::adam_step(device_, params, grads, exp_avg_, exp_avg_sq_, count, s);
+    layers::ops::adam_step(device_, params, grads, state_data(0), state_data(1), count, s);
   }
 
  private:
   OptimizerOptions options_;
   bool decoupled_;
-  float* exp_avg_ = nullptr;
-  float* exp_avg_sq_ = nullptr;
 };
 
 using layers::Device;
@@ -113,12 +110,21 @@ Optimizer::Optimizer(int64_t parameter_count, layers::Device device)
   require(parameter_count >= 0, "parameter count must be >= 0");
 }
 
-float* Optimizer::add_state(std::string name) {
+void Optimizer::add_state(std::string name) {
   state_.push_back({std::move(name), layers::Buffer<float>(device_, size_t(parameter_count_)), {}});
   State& state = state_.back();
   state.buffer.zero();
   if (!state.buffer.on_cpu()) state.mirror.assign(size_t(parameter_count_), 0.0f);
-  return state.buffer.data();
+}
+
+float* Optimizer::state_data(size_t index) {
+  layers::Buffer<float>& buffer = state_.at(index).buffer;
+  // state() hands out the cpu buffer's vector: a restore may have replaced its contents.
+  if (buffer.on_cpu() && buffer.host().size() != size_t(parameter_count_))
+    throw std::invalid_argument("optimizer " + std::string(name()) + ": state '" + state_[index].name + "' has " +
+                                std::to_string(buffer.host().size()) + " values, expected " +
+                                std::to_string(parameter_count_));
+  return buffer.data();
 }
 
 std::vector<NamedState> Optimizer::state() {

@@ -75,8 +75,11 @@ class Optimizer {
  protected:
   Optimizer(int64_t parameter_count, layers::Device device);
   void check_count(int64_t count) const;
-  // Adds a named state buffer of parameter_count() zeros; returns its device pointer.
-  float* add_state(std::string name);
+  // Adds a named state buffer of parameter_count() zeros (state() order).
+  void add_state(std::string name);
+  // The device pointer of state buffer `index`, checked (a restored cpu vector must keep
+  // its size: std::invalid_argument naming the state otherwise).
+  float* state_data(size_t index);
 
   int64_t parameter_count_ = 0;
   int64_t step_count_ = 0;

@@ -30,11 +30,13 @@ inline std::string backend_for(layers::Device device, const std::string& cpu_bac
 // In a test body or SetUp(): skips (saying why) when `device` cannot run here.
 #ifdef RNNLAB_WITH_CUDA
 #define RNNLAB_SKIP_WITHOUT(device)                                                                 \
-  if (!::rnnlab::layers::device_available(device))                                                \
-  GTEST_SKIP() << "SKIPPED on " << ::rnnlab::layers::to_string(device) << ": no CUDA device ("     \
+  if (::rnnlab::layers::device_available(device)) {                                               \
+  } else                                                                                           \
+    GTEST_SKIP() << "SKIPPED on " << ::rnnlab::layers::to_string(device) << ": no CUDA device ("     \
                << ::rnnlab::layers::device_unavailable_reason(device) << ")"
 #else
 #define RNNLAB_SKIP_WITHOUT(device)                   \
-  if ((device) != ::rnnlab::layers::Device::cpu)     \
-  GTEST_SKIP() << "SKIPPED on cuda: this build has no GPU path (RNNLAB_WITH_CUDA)"
+  if ((device) == ::rnnlab::layers::Device::cpu) {   \
+  } else                                             \
+    GTEST_SKIP() << "SKIPPED on cuda: this build has no GPU path (RNNLAB_WITH_CUDA)"
 #endif
