@@ -32,21 +32,6 @@ enum class Device { cpu, cuda };
 
 inline std::string_view to_string(Device device) { return device == Device::cpu ? "cpu" : "cuda"; }
 
-// Whether this process can use `device` (cpu: always; cuda: a CUDA build with a device),
-// and why not ("" when it can; e.g. "built without CUDA (...)" or "cudaGetDeviceCount: ...").
-// Never throw: what callers outside layers/ ask instead of layers/cuda/device.h.
-inline bool device_available(Device device) { return device == Device::cpu || cuda::cuda_device_available(); }
-inline std::string device_unavailable_reason(Device device) {
-  return device_available(device) ? std::string() : cuda::cuda_unavailable_reason();
-}
-
-// Waits until the work queued on `device` by the calling thread has run (cuda: its stream;
-// cpu: nothing to wait for), e.g. to time it. Throws std::runtime_error on an asynchronous
-// CUDA error, or for cuda without a device.
-inline void synchronize(Device device) {
-  if (device == Device::cuda) cuda::device_context().synchronize();
-}
-
 template <typename T>
 class Buffer {
  public:

@@ -7,8 +7,11 @@
 // canonical layout of recurrent.h, e.g. a segment of a Device::cuda layers::Buffer);
 // `lengths` stays a HOST array, as everywhere. Work is queued on the thread's stream
 // (layers/cuda/device.h) and forward/backward return before it has run: read results with
-// Buffer::download. make_recurrent_stack("cudnn", ...) is the HOST-pointer face of the
-// same backend (copies in and out; what the backend-equivalence tests use).
+// Buffer::download. device() says Device::cuda. make_recurrent_stack("cudnn", options,
+// Device::cuda) returns this face (what a model on the GPU runs); make_recurrent_stack(
+// "cudnn", options) is the HOST-pointer face of the same backend (device() == Device::cpu:
+// copies in and out; what the backend-equivalence tests use). Use this function directly
+// only for CudnnTuning (the benchmark).
 //
 // Errors: std::invalid_argument for options cuDNN cannot run (peephole) or bad shapes;
 // std::runtime_error "cudnn: no CUDA device (...)" without a device, and in a build

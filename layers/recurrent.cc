@@ -150,31 +150,6 @@ std::vector<std::string> recurrent_backends() {
   return names;
 }
 
-#ifdef RNNLAB_WITH_CUDA
-namespace {
-
-// The device-pointer face of a CudnnStack as a RecurrentStack (args.lengths stay on the
-// host and go to cuDNN as its sequence lengths).
-// TODO(merge): the gpu branch adds layers::make_cudnn_device_stack (layers/cudnn); this
-// adapter is replaced by it there.
-class CudnnDeviceStack final : public RecurrentStack {
- public:
-  explicit CudnnDeviceStack(const RecurrentOptions& options) : stack_(options) {}
-  const RecurrentOptions& options() const override { return stack_.options(); }
-  std::string_view backend() const override { return "cudnn"; }
-  Device device() const override { return Device::cuda; }
-  void forward(const RecurrentForwardArgs& args, bool training) override {
-    stack_.forward(args, training, args.lengths);
-  }
-  void backward(const RecurrentBackwardArgs& args) override { stack_.backward(args); }
-
- private:
-  CudnnStack stack_;
-};
-
-}  // namespace
-#endif
-
 Device backend_device(std::string_view backend) {
   return backend == "cudnn" || backend == "gpu" ? Device::cuda : Device::cpu;
 }
@@ -185,7 +160,7 @@ std::unique_ptr<RecurrentStack> make_recurrent_stack(std::string_view backend, c
   if (backend == "gpu") backend = "cudnn";
   if (device == Device::cuda) {
 #ifdef RNNLAB_WITH_CUDA
-    if (backend == "cudnn") return std::make_unique<CudnnDeviceStack>(options);
+    if (backend == "cudnn") return make_cudnn_device_stack(options);  // layers/device_stack.h
 #endif
     throw std::invalid_argument("recurrent backend '" + std::string(backend) +
                                 "' cannot compute on cuda (only cudnn in a build with the GPU path does)");

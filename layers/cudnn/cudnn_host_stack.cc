@@ -103,6 +103,7 @@ class CudnnDeviceStack final : public RecurrentStack {
 
   const RecurrentOptions& options() const override { return stack_.options(); }
   std::string_view backend() const override { return "cudnn"; }
+  Device device() const override { return Device::cuda; }
   void forward(const RecurrentForwardArgs& args, bool training) override {
     stack_.forward(args, training, args.lengths);  // host lengths (cudnn_stack.h)
   }
