@@ -2,7 +2,7 @@
 //
 // Every op takes the Device its buffers live on (layers/device.h: the device of the
 // Buffers a module was given) and dispatches to a CPU implementation (ops/ops_cpu.cc: the
-// loops and oneDNN GEMMs of dense.h/losses.h/dropout.h) or a CUDA one (ops/ops_gpu.cu:
+// loops and oneDNN GEMMs of dense.h/losses.h/dropout.h) or a CUDA one (ops/ops_gpu_*.cu:
 // kernels and cuBLAS), following CTranslate2's one-compute-per-op layout. A model written
 // once over these ops runs on both devices; nothing above layers/ knows a kernel.
 //
