@@ -5,6 +5,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "layers/dropout.h"
@@ -12,6 +14,23 @@
 
 namespace rnnlab::layers::ops::cpu {
 namespace {
+
+// Throws std::invalid_argument "ops::<op>: <message>" unless ok (dense.h and losses.h check
+// the ops they run themselves).
+void require(bool ok, const char* op, const std::string& message) {
+  if (!ok) throw std::invalid_argument(std::string("ops::") + op + ": " + message);
+}
+
+void require_count(const char* op, int64_t count) {
+  require(count >= 0, op, "count must be >= 0, got " + std::to_string(count));
+}
+
+void check_final_states(const char* op, int num_layers, int directions, int batch, int state_size) {
+  require(num_layers > 0 && batch >= 0 && state_size > 0, op,
+          "needs num_layers > 0, batch >= 0, state_size > 0, got " + std::to_string(num_layers) + ", " +
+              std::to_string(batch) + ", " + std::to_string(state_size));
+  require(directions == 1 || directions == 2, op, "directions must be 1 or 2, got " + std::to_string(directions));
+}
 
 // The column of direction d in a head input built from final states.
 int final_state_column(int d, int state_size, bool sum) { return sum ? 0 : d * state_size; }
@@ -56,15 +75,19 @@ void linear_backward(const LinearShape& shape, const float* src, const float* we
 
 void dropout_forward(const float* src, float* dst, float* mask, int64_t count, float p, uint64_t seed,
                      uint64_t stream) {
+  require_count("dropout_forward", count);
+  require(p >= 0.0f && p < 1.0f, "dropout_forward", "p must be in [0, 1), got " + std::to_string(p));
   layers::dropout_forward(src, dst, mask, count, p, seed, stream);
 }
 
 void multiply(float* values, const float* factors, int64_t count) {
+  require_count("multiply", count);
   for (int64_t i = 0; i < count; ++i) values[i] *= factors[i];
 }
 
 void gather_final_states(const float* h, int num_layers, int directions, int batch, int state_size, bool sum,
                          float* dst) {
+  check_final_states("gather_final_states", num_layers, directions, batch, state_size);
   const int width = sum ? state_size : directions * state_size;
   std::memset(dst, 0, size_t(batch) * size_t(width) * sizeof(float));
   for (int d = 0; d < directions; ++d) {
@@ -77,6 +100,7 @@ void gather_final_states(const float* h, int num_layers, int directions, int bat
 
 void scatter_final_states(const float* diff_dst, int num_layers, int directions, int batch, int state_size,
                           bool sum, float* diff_h) {
+  check_final_states("scatter_final_states", num_layers, directions, batch, state_size);
   const int width = sum ? state_size : directions * state_size;
   std::memset(diff_h, 0, size_t(num_layers) * size_t(directions) * size_t(batch) * size_t(state_size) * sizeof(float));
   for (int d = 0; d < directions; ++d) {
@@ -108,6 +132,7 @@ void mean_squared_error(const float* pred, const float* target, int64_t count, d
 }
 
 void sum_of_squares(const float* values, int64_t count, double* accumulator) {
+  require_count("sum_of_squares", count);
   double sum = *accumulator;
   for (int64_t i = 0; i < count; ++i) sum += double(values[i]) * double(values[i]);
   *accumulator = sum;
@@ -117,6 +142,8 @@ void sgd_step(float* params, const float* grads, float* momentum_buffer, int64_t
   // Scalars in locals: `params` could alias `s` as far as the compiler knows.
   const float wd = s.weight_decay, momentum = s.momentum, neg_lr = s.neg_lr;
   const bool nesterov = s.nesterov, first = s.first_step;
+  require_count("sgd_step", count);
+  require(momentum == 0 || momentum_buffer, "sgd_step", "momentum needs a momentum buffer");
   grads = scaled_gradients(grads, count, s.grad_scale);
   float* buf = momentum_buffer;
   for (int64_t i = 0; i < count; ++i) {
@@ -135,6 +162,7 @@ void adam_step(float* params, const float* grads, float* exp_avg, float* exp_avg
   const float step_size = s.step_size, bias_correction2_sqrt = s.bias_correction2_sqrt, beta1 = s.beta1,
               beta2 = s.beta2, one_minus_beta1 = s.one_minus_beta1, one_minus_beta2 = s.one_minus_beta2, eps = s.eps,
               l2 = s.l2, decay = s.decay;
+  require_count("adam_step", count);
   grads = scaled_gradients(grads, count, s.grad_scale);
   float* m = exp_avg;
   float* v = exp_avg_sq;
