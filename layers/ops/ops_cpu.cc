@@ -32,8 +32,19 @@ void check_final_states(const char* op, int num_layers, int directions, int batc
   require(directions == 1 || directions == 2, op, "directions must be 1 or 2, got " + std::to_string(directions));
 }
 
-// The column of direction d in a head input built from final states.
-int final_state_column(int d, int state_size, bool sum) { return sum ? 0 : d * state_size; }
+// Calls f(index in h [L*D, N, S], index in the head input [N, width]) for every element of
+// the last layer's final states, direction by direction (0 then 1: the order the sums of
+// bidirectional_sum add in), as trainer/model.cc's loops did.
+template <typename F>
+void for_each_final_state(int num_layers, int directions, int batch, int state_size, bool sum, F f) {
+  const int width = sum ? state_size : directions * state_size;
+  for (int d = 0; d < directions; ++d) {
+    const int64_t last = (int64_t(num_layers - 1) * directions + d) * batch * state_size;
+    const int column = sum ? 0 : d * state_size;
+    for (int n = 0; n < batch; ++n)
+      for (int k = 0; k < state_size; ++k) f(last + int64_t(n) * state_size + k, int64_t(n) * width + column + k);
+  }
+}
 
 // values[i] = float(values[i] * scale): the objective's scaling of a sum-reduced gradient.
 void scale_in_double(float* values, int64_t count, double scale) {
@@ -88,27 +99,17 @@ void multiply(float* values, const float* factors, int64_t count) {
 void gather_final_states(const float* h, int num_layers, int directions, int batch, int state_size, bool sum,
                          float* dst) {
   check_final_states("gather_final_states", num_layers, directions, batch, state_size);
-  const int width = sum ? state_size : directions * state_size;
-  std::memset(dst, 0, size_t(batch) * size_t(width) * sizeof(float));
-  for (int d = 0; d < directions; ++d) {
-    const float* last = h + (int64_t(num_layers - 1) * directions + d) * batch * state_size;
-    const int column = final_state_column(d, state_size, sum);
-    for (int n = 0; n < batch; ++n)
-      for (int k = 0; k < state_size; ++k) dst[int64_t(n) * width + column + k] += last[n * state_size + k];
-  }
+  std::memset(dst, 0, size_t(batch) * size_t(sum ? state_size : directions * state_size) * sizeof(float));
+  for_each_final_state(num_layers, directions, batch, state_size, sum,
+                       [&](int64_t state, int64_t column) { dst[column] += h[state]; });
 }
 
 void scatter_final_states(const float* diff_dst, int num_layers, int directions, int batch, int state_size,
                           bool sum, float* diff_h) {
   check_final_states("scatter_final_states", num_layers, directions, batch, state_size);
-  const int width = sum ? state_size : directions * state_size;
   std::memset(diff_h, 0, size_t(num_layers) * size_t(directions) * size_t(batch) * size_t(state_size) * sizeof(float));
-  for (int d = 0; d < directions; ++d) {
-    float* last = diff_h + (int64_t(num_layers - 1) * directions + d) * batch * state_size;
-    const int column = final_state_column(d, state_size, sum);
-    for (int n = 0; n < batch; ++n)
-      for (int k = 0; k < state_size; ++k) last[n * state_size + k] = diff_dst[int64_t(n) * width + column + k];
-  }
+  for_each_final_state(num_layers, directions, batch, state_size, sum,
+                       [&](int64_t state, int64_t column) { diff_h[state] = diff_dst[column]; });
 }
 
 void softmax_cross_entropy(const float* logits, const int32_t* labels, int64_t rows, int64_t classes,

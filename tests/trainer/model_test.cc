@@ -169,24 +169,28 @@ class ModelGradient : public ::testing::TestWithParam<layers::Device> {
 };
 
 TEST_P(ModelGradient, FinalStateHeadForwardLstm) {
-  expect_gradient_matches_finite_differences(on_device(token_spec(7, 4, Cell::lstm, 5, 2, Direction::forward, false, 3)),
-                                             random_token_batch(5, 3, 7, 1));
+  expect_gradient_matches_finite_differences(
+      on_device(token_spec(7, 4, Cell::lstm, 5, 2, Direction::forward, false, 3)), random_token_batch(5, 3, 7, 1));
 }
 TEST_P(ModelGradient, FinalStateHeadBidirectionalConcat) {
   expect_gradient_matches_finite_differences(
-      on_device(token_spec(7, 4, Cell::gru, 5, 2, Direction::bidirectional_concat, false, 3)), random_token_batch(5, 3, 7, 2));
+      on_device(token_spec(7, 4, Cell::gru, 5, 2, Direction::bidirectional_concat, false, 3)),
+      random_token_batch(5, 3, 7, 2));
 }
 TEST_P(ModelGradient, FinalStateHeadBidirectionalSum) {
   expect_gradient_matches_finite_differences(
-      on_device(token_spec(7, 4, Cell::lstm, 5, 2, Direction::bidirectional_sum, false, 2)), random_token_batch(4, 2, 7, 3));
+      on_device(token_spec(7, 4, Cell::lstm, 5, 2, Direction::bidirectional_sum, false, 2)),
+      random_token_batch(4, 2, 7, 3));
 }
 TEST_P(ModelGradient, PerStepHeadBidirectionalConcat) {
   expect_gradient_matches_finite_differences(
-      on_device(token_spec(6, 3, Cell::rnn_tanh, 4, 2, Direction::bidirectional_concat, true, 6)), random_token_batch(4, 2, 6, 4));
+      on_device(token_spec(6, 3, Cell::rnn_tanh, 4, 2, Direction::bidirectional_concat, true, 6)),
+      random_token_batch(4, 2, 6, 4));
 }
 TEST_P(ModelGradient, PerStepHeadSumAndNumericInput) {
   expect_gradient_matches_finite_differences(
-      on_device(token_spec(6, 3, Cell::lstm, 4, 1, Direction::bidirectional_sum, true, 6)), random_token_batch(4, 2, 6, 5));
+      on_device(token_spec(6, 3, Cell::lstm, 4, 1, Direction::bidirectional_sum, true, 6)),
+      random_token_batch(4, 2, 6, 5));
   ModelSpec numeric = on_device(token_spec(0, 0, Cell::gru, 5, 2, Direction::bidirectional_concat, false, 2));
   numeric.input_features = 2;
   numeric.recurrent.input_size = 2;
