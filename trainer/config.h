@@ -21,15 +21,19 @@ namespace rnnlab::trainer {
 
 struct DataConfig {
   // Built-in data set (fetched by `rnnlab data fetch NAME`), or "file" for the user's own.
-  // moby_dick | sotu | pang_lee | wsj_pos | oanc_pos | sunspots | co2 | adding | copy | file, or
+  // moby_dick | sotu | pang_lee | wsj_pos | oanc_pos | wsj_names | oanc_names | sunspots | co2 |
+  // adding | copy | file, or
   // "auto": loading resolves it to the task's default, so a loaded Config never says auto.
   std::string dataset = "auto";
   std::string path;          // with dataset=file (or to override a built-in's location)
-  // With dataset=file: text | tsv | csv | tagged | numeric_csv; "auto" resolves from the
+  // With dataset=file: text | tsv | csv | tagged | conll | numeric_csv; "auto" resolves from the
   // task when loading. Built-in data sets keep "auto" (their reader knows the format).
   std::string format = "auto";
   std::string level = "char";  // language_model: char | word
   bool lowercase = false;
+  // tag: span tags (trainer/data/spans.h) bio | iobes, none for plain tags (POS); "auto" is
+  // bio for the name-span data sets (wsj_names, oanc_names) and none otherwise.
+  std::string scheme = "auto";
   int max_vocab = 0;           // 0 = unlimited; rarer tokens become <unk>
   int min_count = 1;           // tokens seen fewer times in training become <unk>
   double val_fraction = 0.1;   // held-out splits, taken from the end (time series, LM)

@@ -26,7 +26,7 @@ bool ends_with(const std::string& text, const std::string& suffix) {
 std::vector<std::string> task_formats(const std::string& task) {
   if (task == "language_model") return {"text"};
   if (task == "classify") return {"tsv", "csv"};
-  if (task == "tag") return {"tagged"};
+  if (task == "tag") return {"tagged", "conll"};
   if (task == "forecast") return {"numeric_csv"};
   return {};  // adding, copy: generated
 }

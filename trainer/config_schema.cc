@@ -84,18 +84,23 @@ std::vector<ConfigKey> build_schema() {
                      RNNLAB_FIELD(task)));
 
   s.push_back(choice("data.dataset",
-                     {"auto", "moby_dick", "sotu", "pang_lee", "wsj_pos", "oanc_pos", "sunspots", "co2",
-                      "adding", "copy", "file"},
+                     {"auto", "moby_dick", "sotu", "pang_lee", "wsj_pos", "oanc_pos", "wsj_names", "oanc_names",
+                      "sunspots", "co2", "adding", "copy", "file"},
                      "Built-in data set (`rnnlab data fetch NAME`) or `file` for your own; `auto` "
                      "resolves to the task's default (see the rules below)",
                      RNNLAB_FIELD(data.dataset)));
   s.push_back(text("data.path",
                    "Your data file (dataset=file), or another location for a built-in data set's file",
                    RNNLAB_FIELD(data.path)));
-  s.push_back(choice("data.format", {"auto", "text", "tsv", "csv", "tagged", "numeric_csv"},
+  s.push_back(choice("data.format", {"auto", "text", "tsv", "csv", "tagged", "conll", "numeric_csv"},
                      "dataset=file only: plain text, `label<TAB>text`, `label,text` CSV, `word/TAG` "
-                     "lines, numeric CSV columns; `auto` resolves from the task",
+                     "lines, CoNLL `word TAG` columns with blank lines between sentences, numeric CSV "
+                     "columns; `auto` resolves from the task",
                      RNNLAB_FIELD(data.format)));
+  s.push_back(choice("data.scheme", {"auto", "none", "bio", "iobes"},
+                     "tag: span tags (B-/I-/O, or with E-/S-), checked and counted as spans; `none` for "
+                     "plain tags such as POS; `auto` is bio for wsj_names / oanc_names, none otherwise",
+                     RNNLAB_FIELD(data.scheme)));
   s.push_back(choice("data.level", {"char", "word"}, "language_model: characters or words as tokens",
                      RNNLAB_FIELD(data.level)));
   s.push_back(boolean("data.lowercase", "Lower-case text before building the vocabulary",
@@ -345,10 +350,10 @@ const std::vector<std::string>& config_rules() {
       "(docs/results.md, \"Initialisation: which default\"): pytorch for language_model and "
       "forecast, keras for classify, tag, adding and copy.",
       "A built-in data set must fit the task: moby_dick and sotu for language_model, pang_lee for "
-      "classify, wsj_pos and oanc_pos for tag, sunspots and co2 for forecast, adding and copy for their "
+      "classify, wsj_pos, oanc_pos, wsj_names and oanc_names for tag, sunspots and co2 for forecast, adding and copy for their "
       "tasks.",
       "`data.dataset: file` needs `data.path`; its `data.format` must fit the task (text: "
-      "language_model; tsv or csv: classify; tagged: tag; numeric_csv: forecast); `auto` "
+      "language_model; tsv or csv: classify; tagged or conll: tag; numeric_csv: forecast); `auto` "
       "picks text, tsv (csv for a .csv path), tagged, numeric_csv. adding and copy are generated and "
       "take no file.",
       "`data.format` other than auto needs `data.dataset: file`.",
@@ -393,7 +398,7 @@ std::string task_init_scheme(std::string_view task) {
 std::vector<std::string> task_datasets(std::string_view task) {
   if (task == "language_model") return {"moby_dick", "sotu"};
   if (task == "classify") return {"pang_lee"};
-  if (task == "tag") return {"wsj_pos", "oanc_pos"};
+  if (task == "tag") return {"wsj_pos", "oanc_pos", "wsj_names", "oanc_names"};
   if (task == "forecast") return {"sunspots", "co2"};
   if (task == "adding") return {"adding"};
   if (task == "copy") return {"copy"};

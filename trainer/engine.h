@@ -15,7 +15,7 @@
 //   through a host copy (correct, slower); nothing on one rank.
 //
 // CPU runs make the same floating-point operations in the same order as before the engine
-// had one implementation (bit-identical curves, tests/trainer/golden_curves_test).
+// had one implementation (bit-identical curves: the trainer_golden_curves test, tests/trainer/golden/).
 //
 // The host side of the Model and Optimizer (params(), export/import_tensors, state())
 // holds the device values as of the last sync_to_host(); after changing them (resume) call

@@ -35,15 +35,21 @@ void check_ids(const char* who, const int32_t* host_ids, int64_t count, int64_t 
   for (int64_t i = 0; i < count; ++i)
     if (host_ids[i] < 0 || host_ids[i] >= vocab_size)
       throw std::invalid_argument(std::string(who) + ": id " + std::to_string(host_ids[i]) + " at position " +
-                                  std::to_string(i) + " is outside [0, " + std::to_string(vocab_size) + ")");
+                                  std::to_string(i) + " is out of range [0, " + std::to_string(vocab_size) + ")");
 }
 
-void check_labels(const char* who, const int32_t* host_labels, int64_t rows, int64_t classes, int32_t ignore_index) {
-  for (int64_t r = 0; r < rows; ++r)
-    if (host_labels[r] != ignore_index && (host_labels[r] < 0 || host_labels[r] >= classes))
+int64_t check_labels(const char* who, const int32_t* host_labels, int64_t rows, int64_t classes,
+                     int32_t ignore_index) {
+  int64_t counted = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    if (host_labels[r] == ignore_index) continue;
+    if (host_labels[r] < 0 || host_labels[r] >= classes)
       throw std::invalid_argument(std::string(who) + ": label " + std::to_string(host_labels[r]) + " at row " +
                                   std::to_string(r) + " is out of range [0, " + std::to_string(classes) +
                                   ") and is not ignore_index " + std::to_string(ignore_index));
+    ++counted;
+  }
+  return counted;
 }
 
 void embedding_forward(Device device, const float* table, int64_t vocab_size, int64_t dim, const int32_t* ids,

@@ -5,6 +5,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "layers/dropout.h"
@@ -13,8 +15,36 @@
 namespace rnnlab::layers::ops::cpu {
 namespace {
 
-// The column of direction d in a head input built from final states.
-int final_state_column(int d, int state_size, bool sum) { return sum ? 0 : d * state_size; }
+// Throws std::invalid_argument "ops::<op>: <message>" unless ok (dense.h and losses.h check
+// the ops they run themselves).
+void require(bool ok, const char* op, const std::string& message) {
+  if (!ok) throw std::invalid_argument(std::string("ops::") + op + ": " + message);
+}
+
+void require_count(const char* op, int64_t count) {
+  require(count >= 0, op, "count must be >= 0, got " + std::to_string(count));
+}
+
+void check_final_states(const char* op, int num_layers, int directions, int batch, int state_size) {
+  require(num_layers > 0 && batch >= 0 && state_size > 0, op,
+          "needs num_layers > 0, batch >= 0, state_size > 0, got " + std::to_string(num_layers) + ", " +
+              std::to_string(batch) + ", " + std::to_string(state_size));
+  require(directions == 1 || directions == 2, op, "directions must be 1 or 2, got " + std::to_string(directions));
+}
+
+// Calls f(index in h [L*D, N, S], index in the head input [N, width]) for every element of
+// the last layer's final states, direction by direction (0 then 1: the order the sums of
+// bidirectional_sum add in), as trainer/model.cc's loops did.
+template <typename F>
+void for_each_final_state(int num_layers, int directions, int batch, int state_size, bool sum, F f) {
+  const int width = sum ? state_size : directions * state_size;
+  for (int d = 0; d < directions; ++d) {
+    const int64_t last = (int64_t(num_layers - 1) * directions + d) * batch * state_size;
+    const int column = sum ? 0 : d * state_size;
+    for (int n = 0; n < batch; ++n)
+      for (int k = 0; k < state_size; ++k) f(last + int64_t(n) * state_size + k, int64_t(n) * width + column + k);
+  }
+}
 
 // values[i] = float(values[i] * scale): the objective's scaling of a sum-reduced gradient.
 void scale_in_double(float* values, int64_t count, double scale) {
@@ -56,35 +86,30 @@ void linear_backward(const LinearShape& shape, const float* src, const float* we
 
 void dropout_forward(const float* src, float* dst, float* mask, int64_t count, float p, uint64_t seed,
                      uint64_t stream) {
+  require_count("dropout_forward", count);
+  require(p >= 0.0f && p < 1.0f, "dropout_forward", "p must be in [0, 1), got " + std::to_string(p));
   layers::dropout_forward(src, dst, mask, count, p, seed, stream);
 }
 
 void multiply(float* values, const float* factors, int64_t count) {
+  require_count("multiply", count);
   for (int64_t i = 0; i < count; ++i) values[i] *= factors[i];
 }
 
 void gather_final_states(const float* h, int num_layers, int directions, int batch, int state_size, bool sum,
                          float* dst) {
-  const int width = sum ? state_size : directions * state_size;
-  std::memset(dst, 0, size_t(batch) * size_t(width) * sizeof(float));
-  for (int d = 0; d < directions; ++d) {
-    const float* last = h + (int64_t(num_layers - 1) * directions + d) * batch * state_size;
-    const int column = final_state_column(d, state_size, sum);
-    for (int n = 0; n < batch; ++n)
-      for (int k = 0; k < state_size; ++k) dst[int64_t(n) * width + column + k] += last[n * state_size + k];
-  }
+  check_final_states("gather_final_states", num_layers, directions, batch, state_size);
+  std::memset(dst, 0, size_t(batch) * size_t(sum ? state_size : directions * state_size) * sizeof(float));
+  for_each_final_state(num_layers, directions, batch, state_size, sum,
+                       [&](int64_t state, int64_t column) { dst[column] += h[state]; });
 }
 
 void scatter_final_states(const float* diff_dst, int num_layers, int directions, int batch, int state_size,
                           bool sum, float* diff_h) {
-  const int width = sum ? state_size : directions * state_size;
+  check_final_states("scatter_final_states", num_layers, directions, batch, state_size);
   std::memset(diff_h, 0, size_t(num_layers) * size_t(directions) * size_t(batch) * size_t(state_size) * sizeof(float));
-  for (int d = 0; d < directions; ++d) {
-    float* last = diff_h + (int64_t(num_layers - 1) * directions + d) * batch * state_size;
-    const int column = final_state_column(d, state_size, sum);
-    for (int n = 0; n < batch; ++n)
-      for (int k = 0; k < state_size; ++k) last[n * state_size + k] = diff_dst[int64_t(n) * width + column + k];
-  }
+  for_each_final_state(num_layers, directions, batch, state_size, sum,
+                       [&](int64_t state, int64_t column) { diff_h[state] = diff_dst[column]; });
 }
 
 void softmax_cross_entropy(const float* logits, const int32_t* labels, int64_t rows, int64_t classes,
@@ -108,6 +133,7 @@ void mean_squared_error(const float* pred, const float* target, int64_t count, d
 }
 
 void sum_of_squares(const float* values, int64_t count, double* accumulator) {
+  require_count("sum_of_squares", count);
   double sum = *accumulator;
   for (int64_t i = 0; i < count; ++i) sum += double(values[i]) * double(values[i]);
   *accumulator = sum;
@@ -117,6 +143,8 @@ void sgd_step(float* params, const float* grads, float* momentum_buffer, int64_t
   // Scalars in locals: `params` could alias `s` as far as the compiler knows.
   const float wd = s.weight_decay, momentum = s.momentum, neg_lr = s.neg_lr;
   const bool nesterov = s.nesterov, first = s.first_step;
+  require_count("sgd_step", count);
+  require(momentum == 0 || momentum_buffer, "sgd_step", "momentum needs a momentum buffer");
   grads = scaled_gradients(grads, count, s.grad_scale);
   float* buf = momentum_buffer;
   for (int64_t i = 0; i < count; ++i) {
@@ -135,6 +163,7 @@ void adam_step(float* params, const float* grads, float* exp_avg, float* exp_avg
   const float step_size = s.step_size, bias_correction2_sqrt = s.bias_correction2_sqrt, beta1 = s.beta1,
               beta2 = s.beta2, one_minus_beta1 = s.one_minus_beta1, one_minus_beta2 = s.one_minus_beta2, eps = s.eps,
               l2 = s.l2, decay = s.decay;
+  require_count("adam_step", count);
   grads = scaled_gradients(grads, count, s.grad_scale);
   float* m = exp_avg;
   float* v = exp_avg_sq;

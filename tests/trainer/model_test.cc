@@ -1,7 +1,7 @@
 // trainer::Model: Keras parameter counts through the Model, the flat buffer's segments,
 // gradients of the whole model (embedding + stack + head, final-state and per-step heads,
 // bidirectional concat and sum) against finite differences, the checkpoint round trip, and
-// the exactness of equal-length batches (a batch of variable-length data equals each of
+// the module registry and the carried state, the exactness of equal-length batches (a batch of variable-length data equals each of
 // its sequences alone). The gradient checks run the same body on every device (cuda: the
 // cudnn backend; skipped, saying so, without a GPU).
 #include <gtest/gtest.h>
@@ -169,24 +169,28 @@ class ModelGradient : public ::testing::TestWithParam<layers::Device> {
 };
 
 TEST_P(ModelGradient, FinalStateHeadForwardLstm) {
-  expect_gradient_matches_finite_differences(on_device(token_spec(7, 4, Cell::lstm, 5, 2, Direction::forward, false, 3)),
-                                             random_token_batch(5, 3, 7, 1));
+  expect_gradient_matches_finite_differences(
+      on_device(token_spec(7, 4, Cell::lstm, 5, 2, Direction::forward, false, 3)), random_token_batch(5, 3, 7, 1));
 }
 TEST_P(ModelGradient, FinalStateHeadBidirectionalConcat) {
   expect_gradient_matches_finite_differences(
-      on_device(token_spec(7, 4, Cell::gru, 5, 2, Direction::bidirectional_concat, false, 3)), random_token_batch(5, 3, 7, 2));
+      on_device(token_spec(7, 4, Cell::gru, 5, 2, Direction::bidirectional_concat, false, 3)),
+      random_token_batch(5, 3, 7, 2));
 }
 TEST_P(ModelGradient, FinalStateHeadBidirectionalSum) {
   expect_gradient_matches_finite_differences(
-      on_device(token_spec(7, 4, Cell::lstm, 5, 2, Direction::bidirectional_sum, false, 2)), random_token_batch(4, 2, 7, 3));
+      on_device(token_spec(7, 4, Cell::lstm, 5, 2, Direction::bidirectional_sum, false, 2)),
+      random_token_batch(4, 2, 7, 3));
 }
 TEST_P(ModelGradient, PerStepHeadBidirectionalConcat) {
   expect_gradient_matches_finite_differences(
-      on_device(token_spec(6, 3, Cell::rnn_tanh, 4, 2, Direction::bidirectional_concat, true, 6)), random_token_batch(4, 2, 6, 4));
+      on_device(token_spec(6, 3, Cell::rnn_tanh, 4, 2, Direction::bidirectional_concat, true, 6)),
+      random_token_batch(4, 2, 6, 4));
 }
 TEST_P(ModelGradient, PerStepHeadSumAndNumericInput) {
   expect_gradient_matches_finite_differences(
-      on_device(token_spec(6, 3, Cell::lstm, 4, 1, Direction::bidirectional_sum, true, 6)), random_token_batch(4, 2, 6, 5));
+      on_device(token_spec(6, 3, Cell::lstm, 4, 1, Direction::bidirectional_sum, true, 6)),
+      random_token_batch(4, 2, 6, 5));
   ModelSpec numeric = on_device(token_spec(0, 0, Cell::gru, 5, 2, Direction::bidirectional_concat, false, 2));
   numeric.input_features = 2;
   numeric.recurrent.input_size = 2;
@@ -200,6 +204,72 @@ TEST_P(ModelGradient, PerStepHeadSumAndNumericInput) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Devices, ModelGradient, testing_util::all_devices(), testing_util::device_name);
+
+// The registry the modules share: offsets in registration order, each module's range,
+// no registration after the buffers exist, and a stack on another device than the
+// parameters is refused naming both.
+TEST(ModelModules, ParameterSetRegistryAndModuleRanges) {
+  layers::ParameterSet parameters(layers::Device::cpu);
+  layers::Embedding embedding(parameters, "embedding", 5, 3);
+  layers::RecurrentOptions rnn;
+  rnn.cell = Cell::gru;
+  rnn.input_size = 3;
+  rnn.hidden_size = 4;
+  layers::Recurrent recurrent(parameters, "rnn", layers::make_recurrent_stack("reference", rnn));
+  layers::Linear head(parameters, "head", 4, 2);
+  EXPECT_EQ(embedding.begin(), 0);
+  EXPECT_EQ(embedding.end(), 15);
+  EXPECT_EQ(recurrent.begin(), 15);
+  EXPECT_EQ(recurrent.end(), 15 + layers::recurrent_parameter_count(rnn));
+  EXPECT_EQ(head.begin(), recurrent.end());
+  EXPECT_EQ(head.end(), parameters.count());
+  EXPECT_EQ(parameters.segments().back().name, "head.bias");
+  EXPECT_EQ(parameters.segments()[1].group, "rnn.l0");
+  parameters.allocate();
+  EXPECT_EQ(int64_t(parameters.params().size()), parameters.count());
+  EXPECT_EQ(int64_t(parameters.grads().size()), parameters.count());
+  EXPECT_THROW(layers::Linear(parameters, "late", 2, 2), std::logic_error);
+
+  layers::ParameterSet on_cuda(layers::Device::cuda);
+  try {
+    layers::Recurrent wrong(on_cuda, "rnn", layers::make_recurrent_stack("reference", rnn));
+    ADD_FAILURE() << "a cpu stack over cuda parameters was accepted";
+  } catch (const std::invalid_argument& error) {
+    EXPECT_NE(std::string(error.what()).find("computes on cpu"), std::string::npos) << error.what();
+  }
+}
+
+// The carried state stays in the model's buffers between forwards (no host copy per step);
+// sync_to_host() makes the copy, and a host copy (a restore) is what the next forward uses.
+TEST(ModelModules, CarriedStateStaysInTheModelBuffersUntilSynced) {
+  Model model(token_spec(7, 4, Cell::lstm, 5, 2, Direction::forward, true, 7), 3);
+  const data::Batch first = random_token_batch(4, 3, 7, 1);
+  data::Batch second = random_token_batch(4, 3, 7, 2);
+  second.resets_state = false;  // continues `first`
+  CarriedState state;
+  model.forward(first, false, 0, &state);
+  EXPECT_TRUE(state.on_device);
+  EXPECT_TRUE(state.h.empty()) << "no host copy per step";
+  EXPECT_EQ(state.batch, 3);
+  const std::vector<float> continued = model.forward(second, false, 0, &state).to_host();
+
+  CarriedState restored;
+  model.forward(first, false, 0, &restored);
+  restored.sync_to_host();
+  ASSERT_EQ(restored.h.size(), size_t(2 * 3 * 5));
+  ASSERT_EQ(restored.c.size(), size_t(2 * 3 * 5));
+  CarriedState from_host;
+  from_host.batch = 3;
+  from_host.h = restored.h;
+  from_host.c = restored.c;
+  EXPECT_EQ(model.forward(second, false, 0, &from_host).to_host(), continued) << "a host copy is the state";
+  CarriedState zeros;
+  zeros.batch = 3;
+  EXPECT_NE(model.forward(second, false, 0, &zeros).to_host(), continued) << "a cleared state starts from zeros";
+  from_host.h.resize(4);
+  from_host.on_device = false;
+  EXPECT_THROW(model.forward(second, false, 0, &from_host), std::invalid_argument) << "wrong size";
+}
 
 TEST(ModelCheckpoint, RoundTripGivesIdenticalOutputs) {
   TempFolder folder;

@@ -47,7 +47,7 @@ int fetch(const std::vector<std::string>& names) {
     if (dataset.format == "synthetic") {
       std::printf("%s: generated from the seed, nothing to fetch\n", name.c_str());
     } else {
-      wanted.push_back(name);
+      wanted.push_back(dataset.derived_from.empty() ? name : dataset.derived_from);  // wsj_names: wsj_pos
     }
   }
   if (wanted.empty()) return 0;

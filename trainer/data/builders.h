@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "trainer/config.h"
+#include "trainer/data/readers.h"
 #include "trainer/data/task_data.h"
 
 namespace rnnlab::trainer::data {
@@ -24,7 +25,17 @@ std::unique_ptr<TaskData> build_language_model(const Config& config, const std::
 // format: "tsv" or "csv"
 std::unique_ptr<TaskData> build_classify(const Config& config, const std::string& path, const std::string& format,
                                          const nlohmann::json* trained);
-std::unique_ptr<TaskData> build_tag(const Config& config, const std::string& path, const nlohmann::json* trained);
+// format: "tagged" or "conll"; proper_names: replace the POS tags by their proper-name spans
+// (wsj_names, oanc_names). The tags are checked against data.scheme (tag_schemes.cc).
+std::unique_ptr<TaskData> build_tag(const Config& config, const std::string& path, const std::string& format,
+                                    bool proper_names, const nlohmann::json* trained);
+
+// data.scheme for the tag task: resolves "auto", derives proper-name tags when asked, checks
+// every tag against the scheme (std::invalid_argument naming file:line and the tag) and
+// returns "" (none), "bio" or "iobes"; sentences breaking the scheme's grammar (an I- after
+// O, ...) are not errors: they add one line to `warnings` with their count and the first.
+std::string apply_tag_scheme(const DataConfig& data, const std::string& path, bool proper_names,
+                             std::vector<TaggedSentence>& sentences, std::vector<std::string>& warnings);
 std::unique_ptr<TaskData> build_forecast(const Config& config, const std::string& path,
                                          const nlohmann::json* trained);
 

@@ -14,6 +14,9 @@ struct DatasetInfo {
   std::string file;         // file (or folder, for sotu) under data_root()/name; empty if synthetic
   std::string source;       // registry package it is fetched from
   std::string description;  // one line for `rnnlab data list`
+  // Set for a data set computed from another one's file when it is read (wsj_names from
+  // wsj_pos): its file lives in that one's folder, and fetching it fetches that one.
+  std::string derived_from;
 };
 
 // Every built-in data set, fetched and synthetic, in a fixed order.
@@ -25,7 +28,8 @@ std::string default_dataset(const std::string& task);
 
 // $RNNLAB_DATA if set, else <source tree>/data (the folder tools/fetch-data fills).
 std::string data_root();
-// Where a fetched data set's file (or folder) lives: data_root()/name/file.
+// Where a fetched data set's file (or folder) lives: data_root()/name/file (for a derived
+// data set, the folder of the one it is derived from).
 std::string dataset_path(const DatasetInfo& dataset);
 // Whether tools/fetch-data completed for it (its .complete marker exists); synthetic: true.
 bool dataset_fetched(const DatasetInfo& dataset);

@@ -198,17 +198,54 @@ std::vector<TaggedSentence> read_tagged(const std::string& path) {
   for (size_t i = 0; i < lines.size(); ++i) {
     std::istringstream tokens(lines[i]);
     TaggedSentence sentence;
+    sentence.line = int(i) + 1;
     std::string token;
     while (tokens >> token) {
       const size_t slash = token.rfind('/');
       if (slash == std::string::npos || slash == 0 || slash + 1 == token.size()) {
-        throw std::invalid_argument(where(path, int(i) + 1) + "token '" + token + "' is not word/TAG");
+        // A line `word TAG` (two columns, the first not word/TAG) is most likely a CoNLL file.
+        std::istringstream columns(lines[i]);
+        std::string first, second, third;
+        const bool two_columns =
+            sentence.words.empty() && bool(columns >> first >> second) && !(columns >> third);
+        throw std::invalid_argument(where(path, int(i) + 1) + "token '" + token + "' is not word/TAG" +
+                                    (two_columns ? " (for `word TAG` columns use data.format: conll)" : ""));
       }
       sentence.words.push_back(token.substr(0, slash));
       sentence.tags.push_back(token.substr(slash + 1));
     }
     if (!sentence.words.empty()) sentences.push_back(std::move(sentence));
   }
+  if (sentences.empty()) throw std::invalid_argument("data file '" + path + "' holds no sentences");
+  return sentences;
+}
+
+std::vector<TaggedSentence> read_conll(const std::string& path) {
+  const std::vector<std::string> lines = split_lines(read_file(path));
+  std::vector<TaggedSentence> sentences;
+  TaggedSentence sentence;
+  auto finish = [&] {
+    if (!sentence.words.empty()) sentences.push_back(std::move(sentence));
+    sentence = TaggedSentence{};
+  };
+  for (size_t i = 0; i < lines.size(); ++i) {
+    std::istringstream in(lines[i]);
+    std::vector<std::string> columns;
+    for (std::string column; in >> column;) columns.push_back(column);
+    if (columns.empty()) {
+      finish();
+      continue;
+    }
+    if (columns[0] == "-DOCSTART-") continue;
+    if (columns.size() < 2) {
+      throw std::invalid_argument(where(path, int(i) + 1) + "expected `word TAG` columns, found '" + columns[0] +
+                                  "' alone (a line with no tag)");
+    }
+    if (sentence.words.empty()) sentence.line = int(i) + 1;
+    sentence.words.push_back(columns.front());
+    sentence.tags.push_back(columns.back());
+  }
+  finish();
   if (sentences.empty()) throw std::invalid_argument("data file '" + path + "' holds no sentences");
   return sentences;
 }

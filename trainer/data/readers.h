@@ -8,6 +8,9 @@
 //                skipped (Pang & Lee has one)
 //   tagged       one sentence a line, whitespace-separated `word/TAG` tokens; a token is
 //                split on its LAST '/', so `1/2/CD` is word `1/2`, tag `CD` (tagged)
+//   conll        CoNLL-style columns: one token a line, `word TAG` (or more columns: the
+//                first is the word, the last the tag, as in CoNLL-2003's `word POS chunk
+//                NER`), blank lines between sentences; `-DOCSTART-` lines are skipped
 //   numeric_csv  comma-separated numbers with an optional header row; one column is read
 //                (forecast)
 //
@@ -30,12 +33,14 @@ struct LabeledText {
 struct TaggedSentence {
   std::vector<std::string> words;
   std::vector<std::string> tags;
+  int line = 0;  // where the sentence starts in its file, for messages
 };
 
 std::string read_text(const std::string& path);
 std::vector<LabeledText> read_labeled_tsv(const std::string& path);
 std::vector<LabeledText> read_labeled_csv(const std::string& path);
 std::vector<TaggedSentence> read_tagged(const std::string& path);
+std::vector<TaggedSentence> read_conll(const std::string& path);
 // The column named `column`, or the last column when `column` is empty. A header row is
 // recognised by a field that is not a number; without a header, `column` may be a 1-based
 // index ("2").

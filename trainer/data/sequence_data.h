@@ -59,6 +59,7 @@ class SequenceTaskData : public TaskData {
   std::optional<Vocabulary> outputs;
   nlohmann::json extra_metadata = nlohmann::json::object();
   int64_t unscored[3] = {0, 0, 0};  // see TaskData::unscored_targets
+  std::vector<std::string> warning_lines;  // see TaskData::warnings
 
   TaskInfo info() const override { return task_info; }
   int64_t size(Split split) const override { return int64_t(splits[int(split)].size()); }
@@ -67,6 +68,7 @@ class SequenceTaskData : public TaskData {
   const TextCodec* input_codec() const override { return codec ? &*codec : nullptr; }
   const Vocabulary* output_vocabulary() const override { return outputs ? &*outputs : nullptr; }
   int64_t unscored_targets(Split split) const override { return unscored[int(split)]; }
+  std::vector<std::string> warnings() const override { return warning_lines; }
   nlohmann::json metadata() const override;
 };
 

@@ -23,7 +23,7 @@ std::string default_format(const std::string& task, const std::string& path) {
 bool format_fits(const std::string& task, const std::string& format) {
   if (task == "language_model") return format == "text";
   if (task == "classify") return format == "tsv" || format == "csv";
-  if (task == "tag") return format == "tagged";
+  if (task == "tag") return format == "tagged" || format == "conll";
   if (task == "forecast") return format == "numeric_csv";
   return format == "synthetic";
 }
@@ -44,6 +44,7 @@ std::unique_ptr<TaskData> build(const Config& config, const nlohmann::json* trai
 
   std::string path = config.data.path;
   std::string format = config.data.format;
+  bool proper_names = false;  // a name-span data set derived from a POS one
   if (dataset == "file") {
     if (path.empty()) throw std::invalid_argument("key 'data.path': required with data.dataset=file");
     if (format.empty() || format == "auto") format = default_format(task, path);
@@ -54,11 +55,13 @@ std::unique_ptr<TaskData> build(const Config& config, const nlohmann::json* trai
       throw std::invalid_argument("key 'data.format': data set '" + dataset + "' is " + info.format);
     }
     format = info.format;
+    proper_names = !info.derived_from.empty();
     if (path.empty()) {
       path = dataset_path(info);
+      const std::string source = proper_names ? info.derived_from : dataset;
       if (!dataset_fetched(info)) {
         throw std::invalid_argument("key 'data.dataset': data set '" + dataset + "' is not fetched (looked in " +
-                                    data_root() + "/" + dataset + "); run `rnnlab data fetch " + dataset +
+                                    data_root() + "/" + source + "); run `rnnlab data fetch " + source +
                                     "` or set RNNLAB_DATA");
       }
     }
@@ -69,7 +72,7 @@ std::unique_ptr<TaskData> build(const Config& config, const nlohmann::json* trai
   }
   if (task == "language_model") return build_language_model(config, path, trained);
   if (task == "classify") return build_classify(config, path, format, trained);
-  if (task == "tag") return build_tag(config, path, trained);
+  if (task == "tag") return build_tag(config, path, format, proper_names, trained);
   return build_forecast(config, path, trained);
 }
 

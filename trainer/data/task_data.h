@@ -61,6 +61,9 @@ struct TaskInfo {
   // values per sequence (forecast: horizon, adding: 1).
   int output_size = 0;
   bool per_step_output = false;  // language_model, tag, copy: one prediction per time step
+  // tag: "bio" or "iobes" when the tags are spans (data.scheme, trainer/data/spans.h), so
+  // span precision / recall / F1 apply; "" for plain tags.
+  std::string tag_scheme;
   bool regression = false;       // forecast, adding: mean squared error on value_targets
   // forecast: value_targets are z-scores of x, or of the change since the last input with
   // data.difference (forecast_scaling.h); report errors times std.
@@ -102,6 +105,9 @@ class TaskData {
   // the model cannot output (e.g. WSJ's '' for a tagger trained on OANC). They are left out
   // of the loss and accuracy (kIgnoreIndex); the caller reports them. 0 otherwise.
   virtual int64_t unscored_targets(Split) const { return 0; }
+  // Problems with the data that are not errors, one line each, for the caller to print
+  // (e.g. span tags that break data.scheme: "file: 3 sentences have an I- tag ...").
+  virtual std::vector<std::string> warnings() const { return {}; }
 
   // What a checkpoint stores to use the model later: task, sizes, codec, output names,
   // normalisation. {"task": ..., "input_codec": {...}, "output_vocabulary": {...},

@@ -121,8 +121,11 @@ std::unique_ptr<TaskData> build_classify(const Config& config, const std::string
   return data;
 }
 
-std::unique_ptr<TaskData> build_tag(const Config& config, const std::string& path, const nlohmann::json* trained) {
-  std::vector<TaggedSentence> sentences = read_tagged(path);
+std::unique_ptr<TaskData> build_tag(const Config& config, const std::string& path, const std::string& format,
+                                    bool proper_names, const nlohmann::json* trained) {
+  std::vector<TaggedSentence> sentences = format == "conll" ? read_conll(path) : read_tagged(path);
+  std::vector<std::string> warnings;
+  const std::string scheme = apply_tag_scheme(config.data, path, proper_names, sentences, warnings);
   if (config.data.lowercase) {
     for (auto& sentence : sentences) {
       for (auto& word : sentence.words) {
@@ -151,6 +154,7 @@ std::unique_ptr<TaskData> build_tag(const Config& config, const std::string& pat
   tags.erase(std::unique(tags.begin(), tags.end()), tags.end());
 
   auto data = std::make_unique<SequenceTaskData>();
+  data->warning_lines = std::move(warnings);
   if (trained) {
     data->codec = TextCodec::from_json(trained_part(*trained, "input_codec"));
     data->outputs = Vocabulary::from_json(trained_part(*trained, "output_vocabulary"));
@@ -200,6 +204,7 @@ std::unique_ptr<TaskData> build_tag(const Config& config, const std::string& pat
   info.pad_id = data->codec->vocabulary.pad_id();
   info.output_size = data->outputs->size();
   info.per_step_output = true;
+  info.tag_scheme = scheme;
   return data;
 }
 
