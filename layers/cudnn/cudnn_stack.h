@@ -59,8 +59,6 @@ class CudnnStack {
   CudnnStack& operator=(const CudnnStack&) = delete;
 
   const RecurrentOptions& options() const;
-  // How many cuDNN RNNs one forward runs (1 when the stack is fused).
-  int cudnn_runs() const;
 
   // All pointers in `args` are DEVICE pointers (params: canonical layout on the device).
   // `seq_lengths`: HOST array of args.batch lengths, or nullptr (args.lengths is not read
