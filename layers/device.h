@@ -4,7 +4,7 @@
 // the device of the buffers it is given. There is no second class hierarchy per device.
 //
 //   Device::cpu   host memory (a std::vector); data() is a host pointer.
-//   Device::cuda  memory of the calling thread's current CUDA device (layers/cuda/device.h);
+//   Device::cuda  memory of the calling thread's current CUDA device (layers/device_memory.h);
 //                 data() is a DEVICE pointer. Exists in every build: without CUDA, making
 //                 a cuda Buffer of non-zero size throws std::runtime_error (no device).
 //
@@ -24,7 +24,7 @@
 #include <utility>
 #include <vector>
 
-#include "layers/cuda/device.h"
+#include "layers/device_memory.h"
 
 namespace rnnlab::layers {
 
@@ -117,15 +117,12 @@ const T* on_device(const std::vector<T>& host, Buffer<T>& staging) {
   return staging.data();
 }
 
-// Whether `device` can be used in this process (cpu: always), and why not.
-inline bool device_available(Device device) { return device == Device::cpu || cuda::cuda_device_available(); }
-inline std::string device_unavailable_reason(Device device) {
-  return device == Device::cpu ? std::string() : cuda::cuda_unavailable_reason();
-}
+// Whether `device` can be used in this process (cpu: always), and why not. Never throw.
+// (layers/device.cc, over the private layers/cuda/device.h.)
+bool device_available(Device device);
+std::string device_unavailable_reason(Device device);
 // Waits until the work queued on `device` by this thread has run (cuda: its stream; cpu:
 // nothing to wait for), e.g. before a communicator reads device memory.
-inline void synchronize(Device device) {
-  if (device == Device::cuda) cuda::device_context().synchronize();
-}
+void synchronize(Device device);
 
 }  // namespace rnnlab::layers

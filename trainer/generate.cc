@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "layers/cuda/device.h"
+#include "layers/device.h"
 #include "layers/random.h"
 #include "layers/recurrent.h"
 #include "trainer/checkpoint.h"
@@ -52,7 +52,8 @@ LoadedModel load_model(const std::string& checkpoint_path, const std::string& ba
   // A checkpoint trained on the GPU generates on the CPU where there is no GPU: the file is
   // the same, only the recurrent backend changes (an explicit --backend is kept as given).
   std::string chosen = backend;
-  if (chosen.empty() && meta.contains("config") && meta["config"].is_string() && !layers::cuda::cuda_device_available()) {
+  if (chosen.empty() && meta.contains("config") && meta["config"].is_string() &&
+      !layers::device_available(layers::Device::cuda)) {
     const Config stored = parse_config(meta["config"].get<std::string>(), checkpoint_path + " (stored config)");
     if (stored.model.backend == "cudnn") {
       const auto built = layers::recurrent_backends();

@@ -90,7 +90,9 @@ TEST_P(DeviceBuffer, HostAccessIsForCpuBuffersOnly) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryDevice, DeviceBuffer, ::testing::Values(Device::cpu, Device::cuda),
-                         [](const ::testing::TestParamInfo<Device>& device_info) { return std::string(to_string(device_info.param)); });
+                         [](const ::testing::TestParamInfo<Device>& device_info) {
+                           return std::string(to_string(device_info.param));
+                         });
 
 // Runs where there is no device (this machine, CI): a cuda buffer of non-zero size throws,
 // an empty one is fine (nothing to allocate).

@@ -376,7 +376,9 @@ TEST_P(Ops, BadSizesThrowInvalidArgumentBeforeAnythingRuns) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryDevice, Ops, ::testing::Values(Device::cpu, Device::cuda),
-                         [](const ::testing::TestParamInfo<Device>& device_info) { return std::string(to_string(device_info.param)); });
+                         [](const ::testing::TestParamInfo<Device>& device_info) {
+                           return std::string(to_string(device_info.param));
+                         });
 
 // The host-side plan of the cuda embedding_backward runs everywhere.
 TEST(EmbeddingPlan, GroupsPositionsByIdInOrderAndLeavesOutPaddingAndOutOfRangeIds) {
