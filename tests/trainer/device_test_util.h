@@ -6,9 +6,15 @@
 
 #include <gtest/gtest.h>
 
+#include <ostream>
 #include <string>
 
 #include "layers/device.h"
+
+namespace rnnlab::layers {
+// gtest prints a Device parameter as "cpu" / "cuda".
+inline void PrintTo(Device device, std::ostream* os) { *os << to_string(device); }
+}  // namespace rnnlab::layers
 
 namespace rnnlab::trainer::testing_util {
 
