@@ -46,9 +46,7 @@ class GradientBucketer {
   // Starts the buckets not started yet (in order), waits for all; resets for the next step.
   void finish();
 
-  std::size_t bucket_count() const { return ends_.size(); }
   std::size_t bucket_begin(std::size_t bucket) const { return bucket == 0 ? 0 : ends_[bucket - 1]; }
-  std::size_t bucket_end(std::size_t bucket) const { return ends_[bucket]; }
   // Buckets started so far in this step (for tests and overlap diagnostics).
   std::size_t started_count() const { return next_to_fire_; }
 

@@ -142,4 +142,15 @@ std::unique_ptr<Communicator> create_communicator(const CommunicatorOptions& opt
                               ")");
 }
 
+std::string communicator_backend_for(GradientMemory memory, bool launched_by_mpi) {
+  if (!launched_by_mpi) return "";
+  return memory == GradientMemory::device && !nccl_version().empty() ? "nccl" : "mpi";
+}
+
+std::unique_ptr<Communicator> make_communicator_for(GradientMemory memory, CommunicatorOptions options) {
+  options.backend = communicator_backend_for(memory, launched_by_mpi());
+  if (options.backend.empty()) return nullptr;
+  return create_communicator(options);
+}
+
 }  // namespace rnnlab::dist

@@ -199,6 +199,19 @@ std::vector<std::string> communicator_backends();
 // The NCCL library's version, "NCCL 2.28.9"; "" when this build has no NCCL.
 std::string nccl_version();
 
+// Where the gradients of a training step live, for the choice below: host memory (the CPU
+// backends) or the CUDA memory of this rank's GPU (the cudnn backend: device pointers).
+enum class GradientMemory { host, device };
+
+// The communicator a training process needs, chosen here so the command line does not:
+// none (nullptr) when the process was not started by an MPI launcher (one process); under
+// mpirun "nccl" for device gradients when this build has NCCL (one GPU per rank, by local
+// rank), else "mpi" (device gradients are then staged through the host by the trainer).
+// options.backend is ignored. Errors: as create_communicator().
+std::unique_ptr<Communicator> make_communicator_for(GradientMemory memory, CommunicatorOptions options = {});
+// The name make_communicator_for() picks: "" (none), "mpi" or "nccl".
+std::string communicator_backend_for(GradientMemory memory, bool launched_by_mpi);
+
 // Creates the communicator named by options.backend. "mpi" initialises MPI (thread level
 // MPI_THREAD_MULTIPLE, for the watchdog and progress threads) unless the process already
 // did, and finalises it on destruction if it initialised it. At most one "mpi" communicator

@@ -6,22 +6,11 @@
 #include <vector>
 
 #ifdef RNNLAB_HAVE_ONEDNN
-#include <oneapi/dnnl/dnnl.h>
+#include "layers/onednn/sgemm.h"
 #endif
 
 namespace rnnlab::layers {
 namespace {
-
-#ifdef RNNLAB_HAVE_ONEDNN
-// The one oneDNN call of this file: turn a non-success status into runtime_error.
-#define RNNLAB_DNNL(call)                                                                               \
-  do {                                                                                                  \
-    const dnnl_status_t rnnlab_status = (call);                                                         \
-    if (rnnlab_status != dnnl_success)                                                                  \
-      throw std::runtime_error(std::string("oneDNN: ") + #call + " failed with status " +               \
-                               std::to_string(int(rnnlab_status)));                                      \
-  } while (0)
-#endif
 
 void check_args(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, int64_t lda, int64_t ldb,
                 int64_t ldc) {
@@ -74,8 +63,7 @@ void sgemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, 
 #ifdef RNNLAB_HAVE_ONEDNN
   check_args(transpose_a, transpose_b, m, n, k, lda, ldb, ldc);
   if (m == 0 || n == 0) return;
-  RNNLAB_DNNL(dnnl_sgemm(transpose_a ? 'T' : 'N', transpose_b ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c,
-                         ldc));
+  onednn_sgemm(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 #else
   sgemm_loops(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 #endif

@@ -44,7 +44,6 @@ struct RandomStream {
 
   uint64_t next_bits() { return random_bits(seed, stream, counter++); }
   float next_uniform() { return random_uniform(seed, stream, counter++); }
-  double next_normal() { return random_normal(seed, stream, counter++); }
   // Uniform integer in [0, bound), bound > 0 (Lemire's multiply-shift; bias < 2^-32).
   uint64_t next_below(uint64_t bound) {
     __extension__ using u128 = unsigned __int128;  // GCC/Clang builtin; -Wpedantic knows no 128-bit type

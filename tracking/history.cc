@@ -3,13 +3,13 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "tracking/detail/sqlite_db.h"
+#include "tracking/detail/store_access.h"
 
 namespace rnnlab::tracking {
 
 History metric_history(Store& store, int64_t run_id, const std::string& key, size_t max_points) {
   if (max_points < 2) throw std::invalid_argument("history: points must be >= 2");
-  detail::Database& db = store.database();
+  detail::Database& db = detail::StoreAccess::database(store);
   History history;
   history.key = key;
   // The summary's count sizes the buckets without a pass over the points (it may run ahead

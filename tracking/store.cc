@@ -239,6 +239,20 @@ std::vector<std::string> Store::experiments() {
   return names;
 }
 
+std::string Store::metric_version(int64_t run_id, const std::string& key) {
+  Statement summary =
+      db_->prepare("SELECT count, last_step, wall_time FROM metric_summary WHERE run_id = ? AND key = ?");
+  summary.bind(1, run_id).bind(2, key);
+  if (!summary.step()) return "none";
+  return summary.column_text(0) + "/" + summary.column_text(1) + "/" + summary.column_text(2);
+}
+
+int64_t Store::run_count() {
+  Statement count = db_->prepare("SELECT count(*) FROM runs");
+  count.step();
+  return count.column_int(0);
+}
+
 std::vector<std::string> Store::metric_keys(const std::string& experiment) {
   Statement statement = db_->prepare(
       "SELECT DISTINCT s.key FROM metric_summary s JOIN runs r ON r.id = s.run_id "

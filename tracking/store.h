@@ -26,7 +26,8 @@ namespace rnnlab::tracking {
 
 namespace detail {
 class Database;
-}
+class StoreAccess;  // detail/store_access.h: the connection, for tracking's own code and tests
+}  // namespace detail
 
 struct RunRecord {
   int64_t id = 0;
@@ -158,9 +159,14 @@ class Store {
   // For a sweep engine that stops someone else's run (pruned) or repairs a status.
   void set_status(int64_t run_id, RunStatus status, const std::string& error = {});
 
-  detail::Database& database() { return *db_; }
+  // A token that changes whenever a point of (run, key) is written ("count/last step/wall
+  // time" of its summary); "none" while it has none. For caches of a history (`rnnlab serve`).
+  std::string metric_version(int64_t run_id, const std::string& key);
+  int64_t run_count();  // every run in the database, of every experiment
 
  private:
+  friend class detail::StoreAccess;
+  detail::Database& database() { return *db_; }
   std::unique_ptr<detail::Database> db_;
 };
 

@@ -1,10 +1,10 @@
 // Optimizers, gradient clipping and norms on the model's ONE flat parameter buffer.
 //
 // Every parameter of a model lives in one contiguous float buffer and every gradient in a
-// second one with the same offsets (layers/modules/module.h), so an optimizer step is one
-// op over `count` floats: the optimizer computes the step's scalars on the host (bias
-// corrections, roundings to float) and runs layers/ops.h's sgd_step / adam_step on the
-// device its buffers live on (the optimizer's device, given at creation). The update rules
+// second one with the same offsets (layers/modules/module.h, docs/architecture.md), so an
+// optimizer step is one op over `count` floats: the optimizer computes the step's scalars
+// on the host (bias corrections, roundings to float) and runs layers/ops.h's sgd_step /
+// adam_step on the device its buffers live on (the optimizer's device, given at creation). The update rules
 // are PyTorch 1.13's (torch.optim.SGD, Adam, AdamW with their default flags: no dampening,
 // no amsgrad, no maximize), checked against numbers taken from PyTorch in
 // tests/trainer/optim_test.cc. This registry (make_optimizer) is the only place that maps

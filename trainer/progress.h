@@ -24,8 +24,6 @@ class ProgressReporter {
   // Ends the live line, if any.
   void finish();
 
-  double tokens_per_second() const { return tokens_per_second_; }
-
  private:
   using Clock = std::chrono::steady_clock;
   int64_t total_steps_;

@@ -43,7 +43,6 @@ class WeightMap {
 
   int layer_count() const { return layer_count_; }
   int input_size() const { return input_size_; }
-  int bias_gate_count() const { return bias_gates_; }  // Gb
 
   // Element counts of the plain tensors (0 when the cell has no such tensor).
   int64_t weights_layer_size() const;

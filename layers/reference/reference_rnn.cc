@@ -74,11 +74,6 @@ template <typename T>
 ReferenceRecurrent<T>& ReferenceRecurrent<T>::operator=(ReferenceRecurrent&&) noexcept = default;
 
 template <typename T>
-bool ReferenceRecurrent<T>::has_training_state() const {
-  return state_ != nullptr;
-}
-
-template <typename T>
 void ReferenceRecurrent<T>::forward(const ReferenceForwardArgs<T>& args, bool training) {
   require(args.seq_len > 0, "seq_len must be > 0");
   require(args.batch > 0, "batch must be > 0");

@@ -81,8 +81,6 @@ class ReferenceRecurrent {
   // Backward of the last training forward (its parameters, shapes and masks).
   void backward(const ReferenceBackwardArgs<T>& args);
 
-  bool has_training_state() const;
-
  private:
   struct State;
   RecurrentOptions options_;

@@ -113,6 +113,18 @@ TEST(Registry, AutoIsLocalOutsideMpirun) {
   EXPECT_EQ(comm->backend(), "local");
 }
 
+// The choice for a training process (make_communicator_for): none outside mpirun, NCCL for
+// device gradients where it is built, MPI otherwise.
+TEST(Registry, CommunicatorForTheGradientMemory) {
+  EXPECT_EQ(communicator_backend_for(GradientMemory::host, false), "");
+  EXPECT_EQ(communicator_backend_for(GradientMemory::device, false), "");
+  EXPECT_EQ(communicator_backend_for(GradientMemory::host, true), "mpi");
+  EXPECT_EQ(communicator_backend_for(GradientMemory::device, true), nccl_version().empty() ? "mpi" : "nccl");
+  if (launched_by_mpi()) GTEST_SKIP() << "running under an MPI launcher";
+  EXPECT_EQ(make_communicator_for(GradientMemory::host), nullptr);
+  EXPECT_EQ(make_communicator_for(GradientMemory::device), nullptr);
+}
+
 TEST(Registry, ProgressNames) {
   EXPECT_EQ(parse_progress("thread"), Progress::thread);
   EXPECT_EQ(to_string(parse_progress("poll")), "poll");

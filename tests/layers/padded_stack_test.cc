@@ -15,7 +15,7 @@
 #include "layers/cuda/device.h"
 #include "layers/padded_stack.h"
 #include "layers/recurrent.h"
-#include "reference_test_util.h"
+#include "tests/layers/reference_test_util.h"
 
 namespace rnnlab::layers {
 namespace {

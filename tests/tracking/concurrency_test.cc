@@ -13,6 +13,7 @@
 
 #include "tests/tracking/fixture.h"
 #include "tracking/detail/sqlite_db.h"
+#include "tracking/detail/store_access.h"
 #include "tracking/store.h"
 #include "tracking/tracker.h"
 
@@ -75,7 +76,7 @@ TEST(Concurrency, EightWritersNoLockErrorNoLostOrDuplicatedPoint) {
   query.order_by = "run.name";
   std::vector<RunRecord> runs = store.list_runs(query);
   ASSERT_EQ(runs.size(), static_cast<size_t>(kWriters));
-  detail::Statement total = store.database().prepare("SELECT count(*) FROM metrics");
+  detail::Statement total = detail::StoreAccess::database(store).prepare("SELECT count(*) FROM metrics");
   ASSERT_TRUE(total.step());
   EXPECT_EQ(total.column_int(0), int64_t{kWriters} * kSteps * 2);
   for (int writer = 0; writer < kWriters; ++writer) {

@@ -7,6 +7,7 @@
 
 #include "tests/tracking/fixture.h"
 #include "tracking/detail/sqlite_db.h"
+#include "tracking/detail/store_access.h"
 #include "tracking/filter.h"
 #include "tracking/store.h"
 
@@ -189,7 +190,7 @@ TEST_F(FilterTest, InjectionAttemptsChangeNothing) {
   query.order_by = "params.`x; DROP TABLE runs` desc, run.id";
   EXPECT_EQ(store.list_runs(query).size(), 19u);
   // Everything is still there.
-  detail::Statement count = store.database().prepare(
+  detail::Statement count = detail::StoreAccess::database(store).prepare(
       "SELECT (SELECT count(*) FROM runs), (SELECT count(*) FROM params), "
       "(SELECT count(*) FROM metrics)");
   ASSERT_TRUE(count.step());

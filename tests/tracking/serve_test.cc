@@ -12,6 +12,7 @@
 #include "tests/tracking/serve_fixture.h"
 #include "tools/cli/runs.h"
 #include "tracking/detail/sqlite_db.h"
+#include "tracking/detail/store_access.h"
 #include "tracking/store.h"
 
 namespace rnnlab::tracking {
@@ -219,7 +220,7 @@ TEST(ServeStart, ClearMessagesForBadDatabases) {
   EXPECT_NE(not_sqlite.find("not a database"), std::string::npos) << not_sqlite;
   const std::string future = dir.file("future.db");
   testing::write_fixture(future);
-  { Store(future).database().exec("PRAGMA user_version = 99"); }
+  { Store store(future); detail::StoreAccess::database(store).exec("PRAGMA user_version = 99"); }
   const std::string newer = start_error(future);
   EXPECT_NE(newer.find(future), std::string::npos) << newer;
   EXPECT_NE(newer.find("schema version 99"), std::string::npos) << newer;

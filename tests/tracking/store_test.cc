@@ -10,6 +10,7 @@
 #include "tests/tracking/fixture.h"
 #include "tracking/detail/schema.h"
 #include "tracking/detail/sqlite_db.h"
+#include "tracking/detail/store_access.h"
 #include "tracking/detail/writer.h"
 #include "tracking/store.h"
 #include "tracking/tracker.h"
@@ -253,7 +254,7 @@ TEST(StoreEdits, ResolveTagStatusDelete) {
   store.set_status(4, RunStatus::pruned);
   EXPECT_EQ(store.run_details(4).run.status, "pruned");
   EXPECT_EQ(store.delete_runs({1, 2, 999}), 2);
-  detail::Statement left = store.database().prepare(
+  detail::Statement left = detail::StoreAccess::database(store).prepare(
       "SELECT (SELECT count(*) FROM runs), (SELECT count(*) FROM metrics WHERE run_id <= 2), "
       "(SELECT count(*) FROM params WHERE run_id <= 2), "
       "(SELECT count(*) FROM metric_summary WHERE run_id <= 2)");
@@ -271,13 +272,13 @@ TEST(Schema, MigratesFromVersionZeroAndRefusesNewer) {
   }
   {
     Store store(path);
-    detail::Statement version = store.database().prepare("PRAGMA user_version");
+    detail::Statement version = detail::StoreAccess::database(store).prepare("PRAGMA user_version");
     version.step();
     EXPECT_EQ(version.column_int(0), detail::kSchemaVersion);
-    detail::Statement notes = store.database().prepare("SELECT text FROM notes");
+    detail::Statement notes = detail::StoreAccess::database(store).prepare("SELECT text FROM notes");
     ASSERT_TRUE(notes.step());
     EXPECT_EQ(notes.column_text(0), "kept");
-    detail::Statement mode = store.database().prepare("PRAGMA journal_mode");
+    detail::Statement mode = detail::StoreAccess::database(store).prepare("PRAGMA journal_mode");
     mode.step();
     EXPECT_EQ(mode.column_text(0), "wal");
     EXPECT_TRUE(store.list_runs({}).empty());

@@ -1,4 +1,4 @@
-// The real data sets of DESIGN.md, as fetched by tools/fetch-data (or `rnnlab data fetch`):
+// The real data sets of docs/architecture.md, as fetched by tools/fetch-data (or `rnnlab data fetch`):
 // every one loads through make_task_data with its default reader and has the size the
 // design says. A data set that was not fetched is SKIPPED with the command to fetch it.
 #include <gtest/gtest.h>

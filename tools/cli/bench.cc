@@ -22,10 +22,8 @@
 #include "layers/losses.h"
 #include "layers/random.h"
 #include "layers/recurrent.h"
+#include "layers/tuned_stack.h"
 #include "tools/cli/commands.h"
-#ifdef RNNLAB_HAVE_ONEDNN
-#include "layers/onednn/onednn_stack.h"
-#endif
 
 namespace rnnlab::cli {
 
@@ -120,15 +118,10 @@ double forward_flops(const Config& c, int batch, int seq) {
 }
 
 std::unique_ptr<layers::RecurrentStack> make_stack(const BenchOptions& o, const layers::RecurrentOptions& options) {
-#ifdef RNNLAB_HAVE_ONEDNN
-  if (o.backend == "onednn") {
-    layers::OnednnTuning tuning;
-    tuning.weights_any = o.weights_format == "any";
-    tuning.fuse_layers = o.layer_primitives == "fused";
-    return layers::make_onednn_stack(options, tuning);
-  }
-#endif
-  return layers::make_recurrent_stack(o.backend, options);
+  layers::StackTuning tuning;
+  tuning.weights_any = o.weights_format == "any";
+  tuning.fuse_layers = o.layer_primitives == "fused";
+  return layers::make_tuned_stack(o.backend, options, tuning);
 }
 
 double percentile_median(std::vector<double> v) {

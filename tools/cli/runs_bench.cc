@@ -1,7 +1,7 @@
 // `rnnlab runs bench`: metric points logged per second through the Tracker at several batch
 // sizes, and the time of `best` and `pivot` on a large database (default 10,000 runs x
-// 1,000 steps = 10M metric rows), generated once in one transaction with prepared
-// statements through the same writer the Tracker uses.
+// 1,000 steps = 10M metric rows), generated once in one transaction through
+// tracking::BulkWriter (the Tracker's own statements).
 #include <time.h>
 #include <unistd.h>
 
@@ -13,9 +13,7 @@
 #include <stdexcept>
 
 #include "tools/cli/runs.h"
-#include "tracking/detail/schema.h"
-#include "tracking/detail/sqlite_db.h"
-#include "tracking/detail/writer.h"
+#include "tracking/bulk_writer.h"
 #include "tracking/store.h"
 #include "tracking/tracker.h"
 
@@ -35,18 +33,13 @@ void remove_database(const std::string& path) {
 void generate(const std::string& path, int64_t runs, int64_t steps, std::ostream& out) {
   remove_database(path);
   const auto start = Clock::now();
-  tracking::detail::Database db(path, true, 60000);
-  tracking::detail::prepare_database(db);
-  db.exec("PRAGMA cache_size = -262144");  // 256 MiB: the whole generation stays in memory longer
-  tracking::detail::Transaction transaction(db);
-  const int64_t experiment = tracking::detail::find_or_create_experiment(db, "bench");
-  tracking::detail::MetricWriter writer(db);
+  tracking::BulkWriter bulk(path);
   const char* cells[] = {"rnn_tanh", "lstm", "gru"};
   const int hidden_sizes[] = {64, 128, 256};
   std::mt19937_64 random(7);
   std::normal_distribution<double> noise(0.0, 0.02);
   std::vector<tracking::MetricPoint> points(static_cast<size_t>(steps));
-  const double t0 = tracking::detail::now_seconds();
+  const double t0 = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   for (int64_t i = 0; i < runs; ++i) {
     const int cell = static_cast<int>(i % 3), layers = static_cast<int>(1 + (i / 3) % 4);
     const int hidden = hidden_sizes[(i / 12) % 3];
@@ -61,17 +54,16 @@ void generate(const std::string& path, int64_t runs, int64_t steps, std::ostream
     info.host = "bench";
     info.backend = "onednn";
     info.rnnlab_version = "bench";
-    const int64_t run_id = tracking::detail::insert_run(db, experiment, info, 60);
+    const int64_t run_id = bulk.add_run(info);
     const double floor = 1.2 - 0.1 * cell + 0.05 * layers - 0.0002 * hidden + noise(random);
     for (int64_t step = 0; step < steps; ++step) {
       points[static_cast<size_t>(step)] = {"val_loss", step, floor + 3.0 / (1.0 + 0.01 * step) + noise(random) * 0.1,
                                            t0 + static_cast<double>(step)};
     }
-    writer.write(run_id, points);
+    bulk.log(run_id, points);
+    bulk.finish(run_id, tracking::RunStatus::finished, t0 + 3600);
   }
-  db.exec("UPDATE runs SET status = 'finished', end_time = start_time + 3600");
-  transaction.commit();
-  db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  bulk.commit();
   out << "generated " << runs << " runs x " << steps << " steps (" << runs * steps
       << " metric rows) in " << seconds_since(start) << " s: " << path << " ("
       << std::filesystem::file_size(path) / (1 << 20) << " MiB)\n";
@@ -156,12 +148,7 @@ void bench(const BenchRequest& request, std::ostream& out) {
     out << "reusing " << request.db_path << " (--regenerate to rebuild)\n";
   }
   tracking::Store store(request.db_path);
-  {
-    tracking::detail::Statement count = store.database().prepare(
-        "SELECT (SELECT count(*) FROM runs), (SELECT max(rowid) FROM experiments)");
-    count.step();
-    out << "queries on " << count.column_int(0) << " runs, median of " << request.repeat << ":\n";
-  }
+  out << "queries on " << store.run_count() << " runs, median of " << request.repeat << ":\n";
   size_t best_rows = 0, pivot_cells = 0;
   report(out, "best --metric val_loss (top 10)", time_repeated(request.repeat, [&] {
            best_rows = store.best_runs("val_loss", tracking::Goal::minimize, tracking::MetricValue::best, "", "", 10).size();

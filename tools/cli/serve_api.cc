@@ -8,7 +8,6 @@
 #include <nlohmann/json.hpp>
 
 #include "tools/cli/runs.h"
-#include "tracking/detail/sqlite_db.h"
 #include "tracking/history.h"
 #include "tracking/store.h"
 
@@ -129,13 +128,7 @@ ApiReply ReadApi::get(const std::string& path, const ApiQuery& query) {
 
 std::string ReadApi::cached_history(tracking::Store& store, int64_t run_id, const std::string& key,
                                     size_t points) {
-  auto summary = store.database().prepare(
-      "SELECT count, last_step, wall_time FROM metric_summary WHERE run_id = ? AND key = ?");
-  summary.bind(1, run_id).bind(2, key);
-  std::string version = "none";
-  if (summary.step()) {
-    version = summary.column_text(0) + "/" + summary.column_text(1) + "/" + summary.column_text(2);
-  }
+  const std::string version = store.metric_version(run_id, key);
   const std::string name = std::to_string(run_id) + "/" + std::to_string(points) + "/" + key;
   {
     std::lock_guard<std::mutex> lock(mutex_);

@@ -37,15 +37,13 @@ int run_train(const TrainArgs& args) {
   // dist.timeout_seconds: how long a collective may stall before every rank is stopped.
   // model.backend cudnn without a GPU fails here, naming the file and key, on every rank.
   trainer::require_engine_available(config);
-  std::unique_ptr<dist::Communicator> communicator;
-  if (dist::launched_by_mpi()) {
-    dist::CommunicatorOptions comm_options;
-    comm_options.timeout_seconds = config.dist.timeout_seconds;
-    comm_options.progress = dist::parse_progress(config.dist.progress);
-    // The GPU engine all-reduces device gradients over NCCL (one GPU per rank, by local rank).
-    if (trainer::is_gpu_backend(config.model.backend) && !dist::nccl_version().empty()) comm_options.backend = "nccl";
-    communicator = dist::create_communicator(comm_options);
-  }
+  dist::CommunicatorOptions comm_options;
+  comm_options.timeout_seconds = config.dist.timeout_seconds;
+  comm_options.progress = dist::parse_progress(config.dist.progress);
+  // None outside mpirun; the GPU engine's device gradients go over NCCL where it is built.
+  const auto memory =
+      trainer::is_gpu_backend(config.model.backend) ? dist::GradientMemory::device : dist::GradientMemory::host;
+  const std::unique_ptr<dist::Communicator> communicator = dist::make_communicator_for(memory, comm_options);
   const bool root = !communicator || communicator->rank() == 0;
   try {
     trainer::TrainOptions options;

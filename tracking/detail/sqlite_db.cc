@@ -151,10 +151,6 @@ void Statement::reset() {
   RNNLAB_SQLITE(db_, sqlite3_clear_bindings(stmt_));
 }
 
-int Statement::column_count() const { return sqlite3_column_count(stmt_); }
-std::string Statement::column_name(int column) const {
-  return sqlite3_column_name(stmt_, column);
-}
 bool Statement::is_null(int column) const {
   return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
 }

@@ -48,8 +48,6 @@ class Statement {
   // Ready for new bindings: resets and clears bindings.
   void reset();
 
-  int column_count() const;
-  std::string column_name(int column) const;
   bool is_null(int column) const;
   int64_t column_int(int column) const;
   double column_double(int column) const;

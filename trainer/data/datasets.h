@@ -1,4 +1,4 @@
-// The built-in data sets of DESIGN.md ("Data sets"): where `tools/fetch-data` puts them and
+// The built-in data sets (docs/architecture.md, "Data sets"): where `tools/fetch-data` puts them and
 // which reader and task they go with. Thread safe (constant tables, environment reads).
 #pragma once
 
@@ -10,7 +10,8 @@ namespace rnnlab::trainer::data {
 struct DatasetInfo {
   std::string name;         // data.dataset: moby_dick, sotu, ...
   std::string task;         // the task it is meant for
-  std::string format;       // reader (readers.h): text | csv | tagged | numeric_csv | synthetic
+  std::string format;       // reader (readers.h): text | csv | tagged | numeric_csv | synthetic;
+                            // translation: translation_text.h's read_translation_pairs
   std::string file;         // file (or folder, for sotu) under data_root()/name; empty if synthetic
   std::string source;       // registry package it is fetched from
   std::string description;  // one line for `rnnlab data list`

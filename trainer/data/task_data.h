@@ -79,7 +79,7 @@ class TaskData {
   // Examples in a split: sequences, or tokens for language_model.
   virtual int64_t size(Split split) const = 0;
   // Every batch of one epoch of `split` for options.rank, in order. The whole epoch is
-  // materialised (tens of MB at most for the data sets of DESIGN.md).
+  // materialised (tens of MB at most for the data sets of docs/architecture.md).
   virtual std::vector<Batch> batches(Split split, const BatchOptions& options) const = 0;
 
   // Metrics of a trivial predictor on `split`, in the units the trainer reports, so results
