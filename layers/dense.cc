@@ -5,6 +5,7 @@
 #include <string>
 
 #include "layers/gemm.h"
+#include "layers/ops.h"
 
 namespace rnnlab::layers {
 namespace {
@@ -19,10 +20,7 @@ void check_embedding(const char* function, int64_t vocab_size, int64_t dim, cons
   require(count >= 0, function, "count must be >= 0, got " + std::to_string(count));
   // Validate every id before touching the output, so a bad batch leaves no half-written
   // rows (or half-added gradients) behind.
-  for (int64_t i = 0; i < count; ++i)
-    require(ids[i] >= 0 && ids[i] < vocab_size, function,
-            "id " + std::to_string(ids[i]) + " at position " + std::to_string(i) + " is out of range [0, " +
-                std::to_string(vocab_size) + ")");
+  ops::check_ids(function, ids, count, vocab_size);
 }
 
 void check_linear(const char* function, const LinearShape& shape) {

@@ -4,7 +4,7 @@
 // the device of the buffers it is given. There is no second class hierarchy per device.
 //
 //   Device::cpu   host memory (a std::vector); data() is a host pointer.
-//   Device::cuda  memory of the calling thread's current CUDA device (layers/cuda/device.h);
+//   Device::cuda  memory of the calling thread's current CUDA device (layers/device_memory.h);
 //                 data() is a DEVICE pointer. Exists in every build: without CUDA, making
 //                 a cuda Buffer of non-zero size throws std::runtime_error (no device).
 //
@@ -19,11 +19,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <stdexcept>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
-#include "layers/cuda/device.h"
+#include "layers/device_memory.h"
 
 namespace rnnlab::layers {
 
@@ -106,5 +107,22 @@ class Buffer {
   std::vector<T> host_;
   cuda::DeviceBuffer<T> device_buffer_;
 };
+
+// `host` as a pointer on `staging`'s device: the host data itself on the cpu (no copy),
+// else uploaded into `staging` (which then holds it).
+template <typename T>
+const T* on_device(const std::vector<T>& host, Buffer<T>& staging) {
+  if (staging.on_cpu()) return host.data();
+  staging.upload(host);
+  return staging.data();
+}
+
+// Whether `device` can be used in this process (cpu: always), and why not. Never throw.
+// (layers/device.cc, over the private layers/cuda/device.h.)
+bool device_available(Device device);
+std::string device_unavailable_reason(Device device);
+// Waits until the work queued on `device` by this thread has run (cuda: its stream; cpu:
+// nothing to wait for), e.g. before a communicator reads device memory.
+void synchronize(Device device);
 
 }  // namespace rnnlab::layers

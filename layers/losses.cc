@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "layers/ops.h"
+
 namespace rnnlab::layers {
 namespace {
 
@@ -17,15 +19,7 @@ int64_t check_labels(const char* function, const int32_t* labels, int64_t rows, 
                      int32_t ignore_index) {
   require(rows >= 0, function, "rows must be >= 0, got " + std::to_string(rows));
   require(classes > 0, function, "classes must be > 0, got " + std::to_string(classes));
-  int64_t counted = 0;
-  for (int64_t r = 0; r < rows; ++r) {
-    if (labels[r] == ignore_index) continue;
-    require(labels[r] >= 0 && labels[r] < classes, function,
-            "label " + std::to_string(labels[r]) + " at row " + std::to_string(r) + " is out of range [0, " +
-                std::to_string(classes) + ") and is not ignore_index " + std::to_string(ignore_index));
-    ++counted;
-  }
-  return counted;
+  return ops::check_labels(function, labels, rows, classes, ignore_index);
 }
 
 // sum((pred - target)^2) in double, and diff = gradient_scale * (pred - target) in float.

@@ -2,7 +2,7 @@
 //
 // Every op takes the Device its buffers live on (layers/device.h: the device of the
 // Buffers a module was given) and dispatches to a CPU implementation (ops/ops_cpu.cc: the
-// loops and oneDNN GEMMs of dense.h/losses.h/dropout.h) or a CUDA one (ops/ops_gpu.cu:
+// loops and oneDNN GEMMs of dense.h/losses.h/dropout.h) or a CUDA one (ops/ops_gpu_*.cu:
 // kernels and cuBLAS), following CTranslate2's one-compute-per-op layout. A model written
 // once over these ops runs on both devices; nothing above layers/ knows a kernel.
 //
@@ -35,10 +35,14 @@ namespace rnnlab::layers::ops {
 
 // ---- Host-side checks (the cpu ops make them themselves) ---------------------------------
 
-// Throws std::invalid_argument "<who>: id <id> at position <i> is outside [0, vocab_size)".
+// The one wording of these errors (dense.h and losses.h call them too):
+// throws std::invalid_argument "<who>: id <id> at position <i> is out of range [0, vocab_size)".
 void check_ids(const char* who, const int32_t* host_ids, int64_t count, int64_t vocab_size);
-// Throws std::invalid_argument for a label outside [0, classes) that is not ignore_index.
-void check_labels(const char* who, const int32_t* host_labels, int64_t rows, int64_t classes, int32_t ignore_index);
+// Throws std::invalid_argument for a label outside [0, classes) that is not ignore_index
+// ("<who>: label <l> at row <r> is out of range [0, classes) and is not ignore_index <i>");
+// returns the number of rows that count (label != ignore_index).
+int64_t check_labels(const char* who, const int32_t* host_labels, int64_t rows, int64_t classes,
+                     int32_t ignore_index);
 
 // ---- Embedding: table [vocab_size, dim] ------------------------------------------------
 

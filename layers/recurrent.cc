@@ -150,8 +150,21 @@ std::vector<std::string> recurrent_backends() {
   return names;
 }
 
-std::unique_ptr<RecurrentStack> make_recurrent_stack(std::string_view backend, const RecurrentOptions& options) {
+Device backend_device(std::string_view backend) {
+  return backend == "cudnn" || backend == "gpu" ? Device::cuda : Device::cpu;
+}
+
+std::unique_ptr<RecurrentStack> make_recurrent_stack(std::string_view backend, const RecurrentOptions& options,
+                                                     Device device) {
   validate(options);
+  if (backend == "gpu") backend = "cudnn";
+  if (device == Device::cuda) {
+#ifdef RNNLAB_WITH_CUDA
+    if (backend == "cudnn") return make_cudnn_device_stack(options);  // layers/device_stack.h
+#endif
+    throw std::invalid_argument("recurrent backend '" + std::string(backend) +
+                                "' cannot compute on cuda (only cudnn in a build with the GPU path does)");
+  }
   // The CPU backends take per-sequence lengths through padded_stack.h; cuDNN has its own.
   if (backend == "reference")
     return make_padded_stack(options, [](const RecurrentOptions& o) { return make_reference_stack(o); });

@@ -13,6 +13,12 @@
 //                                                  forward direction before reverse)
 //   c0 / cT    [num_layers * D, N, hidden_size]  (LSTM only)
 //
+// Devices (layers/device.h): a stack computes on one device, device(); the pointers in its
+// args are of that device (host pointers for cpu, DEVICE pointers for cuda), except
+// `lengths`, which is always a HOST array. The backend decides the device: "cudnn" made for
+// Device::cuda is the device-pointer face a model on the GPU runs; every other stack,
+// including the host-pointer face of "cudnn" (tests), is Device::cpu.
+//
 // Errors: invalid options or shapes throw std::invalid_argument with a message that names
 // the offending field; vendor failures throw std::runtime_error naming the vendor call.
 // Thread safety: a RecurrentStack instance is not thread safe (it owns the workspace of
@@ -24,6 +30,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "layers/device.h"
 
 namespace rnnlab::layers {
 
@@ -133,6 +141,8 @@ class RecurrentStack {
 
   virtual const RecurrentOptions& options() const = 0;
   virtual std::string_view backend() const = 0;  // "reference", "onednn", "cudnn"
+  // Where the pointers of forward()/backward()'s args live (see the top of this file).
+  virtual Device device() const { return Device::cpu; }
 
   // training=false: inference (no dropout; what an earlier training forward kept stays
   // valid). training=true: keeps what backward() needs (activations, workspace) until the
@@ -144,10 +154,15 @@ class RecurrentStack {
   virtual void backward(const RecurrentBackwardArgs& args) = 0;
 };
 
-// Creates a stack on a named backend ("reference", "onednn", ...). Validates the options.
-// Throws std::invalid_argument for an unknown or unavailable backend, listing those built.
-std::unique_ptr<RecurrentStack> make_recurrent_stack(std::string_view backend,
-                                                     const RecurrentOptions& options);
+// Creates a stack on a named backend ("reference", "onednn", ...) whose args live on
+// `device` (the stack's device()). Validates the options. Throws std::invalid_argument for
+// an unknown or unavailable backend, listing those built, and for a backend that cannot
+// compute on `device` (the CPU backends on cuda; "cudnn" on cuda without a CUDA build).
+std::unique_ptr<RecurrentStack> make_recurrent_stack(std::string_view backend, const RecurrentOptions& options,
+                                                     Device device = Device::cpu);
+// The device a backend computes on when a model runs it: cuda for "cudnn" (alias "gpu"),
+// cpu for every other name (unknown names fail later, in make_recurrent_stack).
+Device backend_device(std::string_view backend);
 std::vector<std::string> recurrent_backends();  // the backends built into this binary
 
 }  // namespace rnnlab::layers

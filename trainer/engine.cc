@@ -1,109 +1,118 @@
-// The CPU engine (trainer/engine.h) and the engine factory. The CPU engine makes exactly
-// the calls train.cc's loop made before engines existed, in the same order, so CPU runs
-// stay bit-identical.
+// The engine (trainer/engine.h): one training step over the model's device.
 #include "trainer/engine.h"
 
 #include <cmath>
 #include <stdexcept>
 
-#include "layers/cuda/device.h"
+#include "layers/ops.h"
 #include "trainer/collectives.h"
 
 namespace rnnlab::trainer {
 
-#ifdef RNNLAB_WITH_CUDA
-// trainer/gpu/gpu_engine.cc
-std::unique_ptr<Engine> make_gpu_engine(const Config& config, const data::TaskInfo& info, const Objective& objective,
-                                        bool device_collectives);
-#endif
-
-namespace {
-
-class CpuEngine final : public Engine {
- public:
-  CpuEngine(const Config& config, const data::TaskInfo& info, const Objective& objective) : objective_(objective) {
-    model_ = std::make_unique<Model>(model_spec(config, info), config.train.seed);
-    optimizer_ = make_optimizer(optimizer_options(config.train), model_->parameter_count());
-    for (const auto& segment : model_->segments()) {
-      if (groups_.empty() || groups_.back().name != segment.group) groups_.push_back({segment.group, {}});
-      groups_.back().ranges.push_back({segment.offset, segment.size()});
-    }
+Engine::Engine(const Config& config, const data::TaskInfo& info, const Objective& objective,
+               bool device_collectives)
+    : objective_(objective), device_collectives_(device_collectives) {
+  model_ = std::make_unique<Model>(model_spec(config, info), config.train.seed);
+  optimizer_ = make_optimizer(optimizer_options(config.train), model_->parameter_count(), device());
+  for (const auto& segment : model_->segments()) {
+    if (groups_.empty() || groups_.back().name != segment.group) groups_.push_back({segment.group, {}});
+    // Consecutive segments are adjacent in the flat buffer: a group is usually ONE range,
+    // so its squared norm is one op per step (same sum, in the same order, as per segment).
+    auto& ranges = groups_.back().ranges;
+    if (!ranges.empty() && ranges.back().first + ranges.back().second == segment.offset)
+      ranges.back().second += segment.size();
+    else
+      ranges.push_back({segment.offset, segment.size()});
   }
+  scalars_ = layers::Buffer<double>(device(), total_slot() + 1);
+  host_scalars_.assign(scalars_.size(), 0.0);
+  diff_output_ = layers::Buffer<float>(device());
+  if (device() != layers::Device::cpu && !device_collectives_) host_grads_.resize(size_t(model_->parameter_count()));
+}
 
-  std::string_view backend() const override { return model_->spec().backend; }
-  float* collective_gradients() override { return model_->grads(); }
-  bool overlap_possible() const override { return true; }
-  bool collectives_on_device() const override { return false; }
+float* Engine::collective_gradients() {
+  return host_grads_.empty() ? model_->grad_buffer().data() : host_grads_.data();
+}
 
-  void broadcast_parameters(Collectives& collectives) override {
-    collectives.broadcast(model_->params(), model_->parameter_count());
+void Engine::broadcast_parameters(Collectives& collectives) {
+  if (host_grads_.empty()) {  // the communicator reads the parameters where they are
+    collectives.broadcast(model_->param_buffer().data(), model_->parameter_count());
+    return;
   }
+  if (collectives.size() == 1) return;
+  sync_to_host();
+  collectives.broadcast(model_->params(), model_->parameter_count());
+  sync_from_host();
+}
 
-  MetricSums forward_backward(const data::Batch& batch, uint64_t dropout_seed, CarriedState* carried,
-                              Collectives& collectives) override {
-    // 1. Forward and loss; the gradient of the global mean loss.
-    const bool has_data = batch.batch_size > 0;
-    model_->zero_grads();
-    MetricSums sums;
-    if (has_data) {
-      const auto& output = model_->forward(batch, true, dropout_seed, carried);
-      objective_.evaluate(batch, output, sums, &diff_output_);
-    }
-    // 2. Backward; gradient ranges go to the all-reduce as soon as they are final.
-    collectives.begin_gradients();
-    if (has_data)
+MetricSums Engine::forward_backward(const data::Batch& batch, uint64_t dropout_seed, CarriedState* carried,
+                                    Collectives& collectives) {
+  // 1. Forward and loss; the gradient of the global mean loss.
+  const bool has_data = batch.batch_size > 0;
+  model_->zero_grads();
+  scalars_.zero();
+  if (has_data) objective_.accumulate(batch, model_->forward(batch, true, dropout_seed, carried), scalars_.data(),
+                                      &diff_output_);
+  // 2. Backward; on the cpu, gradient ranges go to the all-reduce as soon as they are final.
+  collectives.begin_gradients();
+  if (has_data) {
+    if (overlap_possible())
       model_->backward(diff_output_, [&](int64_t begin, int64_t end) { collectives.ready(begin, end); });
-    collectives.end_gradients();
-    return sums;
+    else
+      model_->backward(diff_output_);
   }
+  layers::Buffer<float>& grads = model_->grad_buffer();
+  const bool staged = !host_grads_.empty() && collectives.size() > 1;
+  if (staged) grads.download(host_grads_.data());
+  if (collectives_on_device() && collectives.size() > 1) layers::synchronize(device());
+  collectives.end_gradients();
+  if (staged) grads.upload(host_grads_);
+  // 3. Squared norms per group and over the whole buffer, then the one read-back.
+  for (size_t g = 0; g < groups_.size(); ++g)
+    for (auto [offset, size] : groups_[g].ranges)
+      layers::ops::sum_of_squares(device(), grads.data() + offset, size, scalars_.data() + group_slot(g));
+  layers::ops::sum_of_squares(device(), grads.data(), int64_t(grads.size()), scalars_.data() + total_slot());
+  scalars_.download(host_scalars_.data());
+  return metric_sums();
+}
 
-  std::vector<double> gradient_group_square_sums() override {
-    std::vector<double> sums;
-    const float* grads = model_->grads();
-    for (const auto& group : groups_) {
-      double sum = 0;
-      for (auto [offset, size] : group.ranges)
-        for (int64_t i = 0; i < size; ++i) sum += double(grads[offset + i]) * grads[offset + i];
-      sums.push_back(sum);
-    }
-    return sums;
+MetricSums Engine::metric_sums() const {
+  return MetricSums::from_vector(std::vector<double>(host_scalars_.begin(), host_scalars_.begin() + kMetricSlots));
+}
+
+std::vector<double> Engine::gradient_group_square_sums() const {
+  return std::vector<double>(host_scalars_.begin() + kMetricSlots, host_scalars_.begin() + long(total_slot()));
+}
+
+double Engine::clip_and_step(double max_norm, double lr) {
+  const double norm = std::sqrt(host_scalars_[total_slot()]);
+  optimizer_->step(model_->param_buffer().data(), model_->grad_buffer().data(), model_->parameter_count(), lr,
+                   clip_scale(norm, max_norm));
+  return norm;
+}
+
+MetricSums Engine::evaluate(const std::vector<data::Batch>& batches) {
+  scalars_.zero();
+  CarriedState state;
+  for (const auto& batch : batches) {
+    if (batch.batch_size == 0) continue;  // this rank's slice of an uneven last batch
+    objective_.accumulate(batch, model_->forward(batch, false, 0, &state), scalars_.data(), nullptr);
   }
+  scalars_.download(host_scalars_.data(), kMetricSlots);
+  return metric_sums();
+}
 
-  double clip_and_step(double max_norm, double lr) override {
-    const double grad_norm = max_norm > 0 ? clip_grad_norm(model_->grads(), model_->parameter_count(), max_norm)
-                                          : l2_norm(model_->grads(), model_->parameter_count());
-    optimizer_->step(model_->params(), model_->grads(), model_->parameter_count(), lr);
-    return grad_norm;
-  }
+void Engine::sync_to_host() {
+  model_->sync_to_host();
+  optimizer_->download_state();
+}
 
-  MetricSums evaluate(const std::vector<data::Batch>& batches) override {
-    MetricSums sums;
-    CarriedState state;
-    for (const auto& batch : batches) {
-      if (batch.batch_size == 0) continue;  // this rank's slice of an uneven last batch
-      const auto& output = model_->forward(batch, false, 0, &state);
-      objective_.evaluate(batch, output, sums, nullptr);
-    }
-    return sums;
-  }
+void Engine::sync_from_host() {
+  model_->sync_from_host();
+  optimizer_->upload_state();
+}
 
-  void sync_to_host() override {}
-  void sync_from_host() override {}
-  void sync_carried_to_host(CarriedState&) override {}  // the host copy is the state
-
- private:
-  struct Group {
-    std::string name;
-    std::vector<std::pair<int64_t, int64_t>> ranges;
-  };
-  const Objective& objective_;
-  std::vector<Group> groups_;
-  std::vector<float> diff_output_;
-};
-
-}  // namespace
-
-bool is_gpu_backend(const std::string& backend) { return backend == "cudnn" || backend == "gpu"; }
+bool is_gpu_backend(const std::string& backend) { return layers::backend_device(backend) == layers::Device::cuda; }
 
 void require_engine_available(const Config& config) {
   if (!is_gpu_backend(config.model.backend)) return;
@@ -113,9 +122,9 @@ void require_engine_available(const Config& config) {
   throw std::invalid_argument(where + " needs a build with the GPU path (RNNLAB_WITH_CUDA); this one has none. "
                               "Use model.backend: onednn to train on the CPU");
 #else
-  if (!layers::cuda::cuda_device_available())
+  if (!layers::device_available(layers::Device::cuda))
     throw std::invalid_argument(where + " needs a CUDA device, and there is none (" +
-                                layers::cuda::cuda_unavailable_reason() +
+                                layers::device_unavailable_reason(layers::Device::cuda) +
                                 "). Use model.backend: onednn to train on the CPU");
 #endif
 }
@@ -123,12 +132,7 @@ void require_engine_available(const Config& config) {
 std::unique_ptr<Engine> make_engine(const Config& config, const data::TaskInfo& info, const Objective& objective,
                                     bool device_collectives) {
   require_engine_available(config);
-#ifdef RNNLAB_WITH_CUDA
-  if (is_gpu_backend(config.model.backend)) return make_gpu_engine(config, info, objective, device_collectives);
-#else
-  (void)device_collectives;
-#endif
-  return std::make_unique<CpuEngine>(config, info, objective);
+  return std::make_unique<Engine>(config, info, objective, device_collectives);
 }
 
 }  // namespace rnnlab::trainer

@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "layers/cuda/device.h"
+#include "layers/device.h"
 #include "layers/random.h"
 #include "layers/recurrent.h"
 #include "trainer/checkpoint.h"
@@ -50,7 +50,8 @@ LoadedModel load_model(const std::string& checkpoint_path, const std::string& ba
   // A checkpoint trained on the GPU generates on the CPU where there is no GPU: the file is
   // the same, only the recurrent backend changes (an explicit --backend is kept as given).
   std::string chosen = backend;
-  if (chosen.empty() && meta.contains("config") && meta["config"].is_string() && !layers::cuda::cuda_device_available()) {
+  if (chosen.empty() && meta.contains("config") && meta["config"].is_string() &&
+      !layers::device_available(layers::Device::cuda)) {
     const Config stored = parse_config(meta["config"].get<std::string>(), checkpoint_path + " (stored config)");
     if (stored.model.backend == "cudnn") {
       const auto built = layers::recurrent_backends();
@@ -100,7 +101,7 @@ std::string generate_text(const std::string& checkpoint_path, const GenerateOpti
   batch.tokens = ids;
   batch.resets_state = true;
   for (int i = 0; i < options.length; ++i) {
-    const auto& output = model.forward(batch, false, 0, &state);
+    const std::vector<float> output = model.forward(batch, false, 0, &state).to_host();
     const float* logits = output.data() + (size_t(batch.seq_len) - 1) * size_t(vocab);
     // softmax(logits / T) restricted to the top k.
     std::iota(order.begin(), order.end(), 0);

@@ -4,8 +4,6 @@
 #include <map>
 #include <stdexcept>
 
-#include "layers/dense.h"
-#include "layers/dropout.h"
 #include "layers/pytorch_format.h"
 #include "trainer/checkpoint.h"
 
@@ -16,20 +14,6 @@ namespace {
 // kRecurrentDropoutStream + layer).
 constexpr uint64_t kHeadDropoutStream = 0x2000;
 
-int64_t product(const std::vector<int64_t>& shape) {
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  return n;
-}
-
-// "weight_ih_l1_reverse" -> "rnn.l1"
-std::string recurrent_group(const std::string& name) {
-  const auto at = name.find("_l");
-  size_t end = at + 2;
-  while (end < name.size() && std::isdigit(static_cast<unsigned char>(name[end]))) ++end;
-  return "rnn.l" + name.substr(at + 2, end - at - 2);
-}
-
 }  // namespace
 
 int ModelSpec::head_input_size() const {
@@ -38,8 +22,6 @@ int ModelSpec::head_input_size() const {
   return recurrent.direction == layers::Direction::bidirectional_sum ? recurrent.state_size()
                                                                       : directions * recurrent.state_size();
 }
-
-int64_t ParamSegment::size() const { return product(shape); }
 
 ModelSpec model_spec(const Config& config, const data::TaskInfo& info) {
   const ModelConfig& m = config.model;
@@ -69,38 +51,75 @@ ModelSpec model_spec(const Config& config, const data::TaskInfo& info) {
   return spec;
 }
 
-Model::Model(const ModelSpec& spec, uint64_t seed) : spec_(spec) {
-  stack_ = layers::make_recurrent_stack(spec.backend, spec.recurrent);
-  int64_t offset = 0;
-  auto add = [&](std::string name, std::vector<int64_t> shape, std::string group) {
-    segments_.push_back({std::move(name), std::move(shape), offset, std::move(group)});
-    offset += segments_.back().size();
-    return segments_.back().offset;
-  };
-  if (spec.vocab_size > 0) embedding_offset_ = add("embedding.weight", {spec.vocab_size, spec.embedding_size}, "embedding");
-  rnn_offset_ = offset;
-  for (const auto& info : layers::recurrent_parameters(spec.recurrent))
-    segments_.push_back({"rnn." + info.name, info.shape, rnn_offset_ + info.offset, recurrent_group(info.name)});
-  offset = rnn_offset_ + layers::recurrent_parameter_count(spec.recurrent);
-  head_weight_offset_ = add("head.weight", {spec.output_size, spec.head_input_size()}, "head");
-  head_bias_offset_ = add("head.bias", {spec.output_size}, "head");
-  params_.assign(size_t(offset), 0.0f);
-  grads_.assign(size_t(offset), 0.0f);
-
-  // Each layer draws from its own seed so that adding a layer never reshuffles the others.
-  if (spec.vocab_size > 0)
-    layers::init_embedding(spec.vocab_size, spec.embedding_size, spec.embedding_init, layers::init_seed(seed, 0),
-                           params_.data() + embedding_offset_);
-  layers::init_recurrent(spec.recurrent, spec.init, layers::init_seed(seed, 1), params_.data() + rnn_offset_);
-  layers::init_linear(spec.head_input_size(), spec.output_size, spec.init, layers::init_seed(seed, 2),
-                      params_.data() + head_weight_offset_, params_.data() + head_bias_offset_);
+void CarriedState::sync_to_host() {
+  if (!on_device || !h.empty()) return;  // the host copy is already the state
+  h = device_h.to_host();
+  c = device_c.to_host();
 }
 
-void Model::zero_grads() { std::fill(grads_.begin(), grads_.end(), 0.0f); }
+Model::Model(const ModelSpec& spec, uint64_t seed)
+    : spec_(spec),
+      parameters_(layers::backend_device(spec.backend)),
+      final_states_(parameters_.device(), spec.recurrent),
+      head_dropout_(parameters_.device(), spec.head_dropout, kHeadDropoutStream),
+      values_(parameters_.device()) {
+  // Segments in model order: embedding, recurrent stack, head.
+  if (spec.vocab_size > 0)
+    embedding_ = std::make_unique<layers::Embedding>(parameters_, "embedding", spec.vocab_size, spec.embedding_size);
+  rnn_ = std::make_unique<layers::Recurrent>(
+      parameters_, "rnn", layers::make_recurrent_stack(spec.backend, spec.recurrent, parameters_.device()));
+  head_ = std::make_unique<layers::Linear>(parameters_, "head", spec.head_input_size(), spec.output_size);
+  parameters_.allocate();
 
-const std::vector<float>& Model::forward(const data::Batch& batch, bool training, uint64_t dropout_seed,
-                                         CarriedState* state) {
+  // Each layer draws from its own seed so that adding a layer never reshuffles the others.
+  if (embedding_) embedding_->initialize(spec.embedding_init, layers::init_seed(seed, 0));
+  rnn_->initialize(spec.init, layers::init_seed(seed, 1));
+  head_->initialize(spec.init, layers::init_seed(seed, 2));
+  parameters_.from_host();
+}
+
+// The initial state of the stack for this batch (engine.h's rules, CarriedState): h0 as the
+// result, c0 through `c0`; nullptr = zeros.
+const float* Model::start_state(const data::Batch& batch, CarriedState* state, const float** c0) {
+  *c0 = nullptr;
+  if (!state || batch.resets_state || state->batch != batch_) return nullptr;
+  if (state->device_h.device() != device()) state->device_h = layers::Buffer<float>(device());
+  if (state->device_c.device() != device()) state->device_c = layers::Buffer<float>(device());
+  if (state->h.empty()) {
+    if (!state->on_device) return nullptr;
+    if (!state->device_c.empty()) *c0 = state->device_c.data();
+    return state->device_h.data();
+  }
   const layers::RecurrentOptions& rnn = spec_.recurrent;
+  const size_t states = size_t(rnn.num_layers) * size_t(layers::direction_count(rnn.direction)) * size_t(batch_);
+  if (state->h.size() != states * size_t(rnn.state_size()) ||
+      (!state->c.empty() && state->c.size() != states * size_t(rnn.hidden_size)))
+    throw std::invalid_argument("carried state has " + std::to_string(state->h.size()) + " h and " +
+                                std::to_string(state->c.size()) + " c values, the model needs " +
+                                std::to_string(states * size_t(rnn.state_size())) + " h values for batch " +
+                                std::to_string(batch_));
+  if (!state->c.empty()) *c0 = layers::on_device(state->c, state->device_c);
+  return layers::on_device(state->h, state->device_h);
+}
+
+// The final states become the carried ones: the stack's buffers are swapped in (no copy).
+void Model::keep_state(CarriedState* state, bool padded) {
+  if (!state) return;
+  std::swap(rnn_->final_h(), state->device_h);
+  // A padded batch's sequences are whole: no cell state to carry (and the CPU stacks have
+  // none per sequence, layers/padded_stack.h).
+  if (padded)
+    state->device_c.resize(0);
+  else
+    std::swap(rnn_->final_c(), state->device_c);
+  state->batch = batch_;
+  state->h.clear();
+  state->c.clear();
+  state->on_device = true;
+}
+
+const layers::Buffer<float>& Model::forward(const data::Batch& batch, bool training, uint64_t dropout_seed,
+                                            CarriedState* state) {
   seq_len_ = batch.seq_len;
   batch_ = batch.batch_size;
   training_ = training;
@@ -112,126 +131,65 @@ const std::vector<float>& Model::forward(const data::Batch& batch, bool training
   const int64_t steps = int64_t(seq_len_) * batch_;
 
   // 1. Input features [T, N, I].
-  const float* src = nullptr;
-  if (spec_.vocab_size > 0) {
-    tokens_ = batch.tokens;
-    embedded_.resize(size_t(steps * spec_.embedding_size));
-    layers::embedding_forward(params_.data() + embedding_offset_, spec_.vocab_size, spec_.embedding_size,
-                              tokens_.data(), steps, embedded_.data());
-    src = embedded_.data();
+  layers::Recurrent::Input input;
+  if (embedding_) {
+    input.src = embedding_->forward(batch.tokens).data();
   } else {
     if (batch.features != spec_.input_features)
       throw std::invalid_argument("batch has " + std::to_string(batch.features) + " features, model expects " +
                                   std::to_string(spec_.input_features));
-    embedded_ = batch.values;  // kept: the stack reads it again in backward
-    src = embedded_.data();
+    values_.upload(batch.values);  // kept: the stack reads it again in backward
+    input.src = values_.data();
   }
 
   // 2. Recurrent stack, starting from the carried state when the batch continues it.
-  const int64_t states = int64_t(rnn.num_layers) * layers::direction_count(rnn.direction) * batch_;
-  dst_.resize(size_t(steps * rnn.output_size()));
-  h_final_.resize(size_t(states * rnn.state_size()));
-  c_final_.resize(rnn.cell == layers::Cell::lstm ? size_t(states * rnn.hidden_size) : 0);
-  const bool carry = state && !batch.resets_state && state->batch == batch_ && !state->h.empty();
-  layers::RecurrentForwardArgs args;
-  args.seq_len = seq_len_;
-  args.batch = batch_;
-  args.params = params_.data() + rnn_offset_;
-  args.src = src;
-  args.h0 = carry ? state->h.data() : nullptr;
-  args.c0 = carry && !state->c.empty() ? state->c.data() : nullptr;
-  args.dst = dst_.data();
-  args.hT = h_final_.data();
-  // A padded batch's sequences are whole (nothing to carry), and the CPU stacks have no
-  // per-sequence cell state (layers/padded_stack.h): its cT is not asked for.
-  args.cT = c_final_.empty() || padded ? nullptr : c_final_.data();
-  args.dropout_seed = dropout_seed;
-  args.lengths = padded ? batch.lengths.data() : nullptr;
-  stack_->forward(args, training);
-  if (state) {
-    state->batch = batch_;
-    state->h = h_final_;
-    state->c = padded ? std::vector<float>() : c_final_;
-  }
+  input.seq_len = seq_len_;
+  input.batch = batch_;
+  input.h0 = start_state(batch, state, &input.c0);
+  input.lengths = padded ? batch.lengths.data() : nullptr;
+  input.want_final_c = !padded;
+  rnn_->forward(input, training, dropout_seed);
 
-  // 3. Head input: every step's output, or the last layer's final state per direction.
-  const int head_in = spec_.head_input_size();
+  // 3. Head input: every step's output, or the last layer's final state per direction,
+  // through the dropout.
+  const float* head_src = nullptr;
   const int64_t rows = spec_.per_step_output ? steps : batch_;
-  if (spec_.per_step_output) {
-    head_in_ = dst_;
-  } else {
-    const int directions = layers::direction_count(rnn.direction);
-    const int s = rnn.state_size();
-    head_in_.assign(size_t(rows * head_in), 0.0f);
-    for (int d = 0; d < directions; ++d) {
-      const float* h = h_final_.data() + (int64_t(rnn.num_layers - 1) * directions + d) * batch_ * s;
-      const int column = rnn.direction == layers::Direction::bidirectional_sum ? 0 : d * s;
-      for (int n = 0; n < batch_; ++n)
-        for (int k = 0; k < s; ++k) head_in_[size_t(n * head_in + column + k)] += h[n * s + k];
-    }
-  }
-  head_mask_.resize(head_in_.size());
-  if (training && spec_.head_dropout > 0.0f)
-    layers::dropout_forward(head_in_.data(), head_in_.data(), head_mask_.data(), int64_t(head_in_.size()),
-                            spec_.head_dropout, dropout_seed, kHeadDropoutStream);
+  if (spec_.per_step_output)
+    head_src = rnn_->dst().data();
+  else
+    head_src = final_states_.forward(rnn_->final_h().data(), batch_).data();
+  head_input_ = head_dropout_.forward(head_src, rows * spec_.head_input_size(), training, dropout_seed);
+  keep_state(state, padded);
 
   // 4. Linear head.
-  output_.resize(size_t(rows * spec_.output_size));
-  layers::linear_forward({rows, head_in, spec_.output_size}, head_in_.data(), params_.data() + head_weight_offset_,
-                         params_.data() + head_bias_offset_, output_.data());
-  return output_;
+  return head_->forward(head_input_, rows);
 }
 
-void Model::backward(const std::vector<float>& diff_output, const ReadyCallback& on_ready) {
+void Model::backward(const layers::Buffer<float>& diff_output, const ReadyCallback& on_ready) {
   if (!training_) throw std::logic_error("Model::backward without a training forward");
-  const layers::RecurrentOptions& rnn = spec_.recurrent;
   const int64_t steps = int64_t(seq_len_) * batch_;
-  const int head_in = spec_.head_input_size();
   const int64_t rows = spec_.per_step_output ? steps : batch_;
   if (int64_t(diff_output.size()) != rows * spec_.output_size)
     throw std::invalid_argument("Model::backward: gradient size does not match the last forward");
 
-  // 1. Head: weight and bias gradients, and the gradient of its input.
-  diff_head_in_.resize(size_t(rows * head_in));
-  layers::linear_backward({rows, head_in, spec_.output_size}, head_in_.data(), params_.data() + head_weight_offset_,
-                          diff_output.data(), diff_head_in_.data(), grads_.data() + head_weight_offset_,
-                          grads_.data() + head_bias_offset_);
-  if (on_ready) on_ready(head_weight_offset_, parameter_count());
-  if (spec_.head_dropout > 0.0f)
-    for (size_t i = 0; i < diff_head_in_.size(); ++i) diff_head_in_[i] *= head_mask_[i];
+  // 1. Head: weight and bias gradients, and the gradient of its input (through the mask).
+  // The buffer is the head's own: the mask multiplies it in place.
+  layers::Buffer<float>& diff_head_in = head_->backward(diff_output.data());
+  if (on_ready) on_ready(head_->begin(), head_->end());
+  head_dropout_.backward(diff_head_in.data(), int64_t(diff_head_in.size()));
 
-  // 2. Into the stack's outputs: every step's dst, or the last layer's final states.
-  layers::RecurrentBackwardArgs args;
-  const int directions = layers::direction_count(rnn.direction);
-  if (spec_.per_step_output) {
-    args.diff_dst = diff_head_in_.data();
-  } else {
-    const int s = rnn.state_size();
-    diff_dst_.assign(size_t(steps * rnn.output_size()), 0.0f);
-    diff_h_final_.assign(h_final_.size(), 0.0f);
-    for (int d = 0; d < directions; ++d) {
-      float* dh = diff_h_final_.data() + (int64_t(rnn.num_layers - 1) * directions + d) * batch_ * s;
-      const int column = rnn.direction == layers::Direction::bidirectional_sum ? 0 : d * s;
-      for (int n = 0; n < batch_; ++n)
-        for (int k = 0; k < s; ++k) dh[n * s + k] = diff_head_in_[size_t(n * head_in + column + k)];
-    }
-    args.diff_dst = diff_dst_.data();
-    args.diff_hT = diff_h_final_.data();
+  // 2. Through the stack (the carried initial state is detached: no diff_h0), from every
+  // step's dst or from the last layer's final states.
+  const bool per_step = spec_.per_step_output;
+  const float* diff_h_final = per_step ? nullptr : final_states_.backward(diff_head_in.data()).data();
+  const auto& diff_src = rnn_->backward(per_step ? diff_head_in.data() : nullptr, diff_h_final, embedding_ != nullptr);
+  if (on_ready) on_ready(rnn_->begin(), rnn_->end());
+
+  // 3. Embedding rows.
+  if (embedding_) {
+    embedding_->backward(diff_src.data());
+    if (on_ready) on_ready(embedding_->begin(), embedding_->end());
   }
-
-  // 3. Through the stack (the carried initial state is detached: no diff_h0).
-  const bool needs_diff_src = spec_.vocab_size > 0;
-  diff_embedded_.resize(needs_diff_src ? size_t(steps * rnn.input_size) : 0);
-  args.diff_src = needs_diff_src ? diff_embedded_.data() : nullptr;
-  args.diff_params = grads_.data() + rnn_offset_;
-  stack_->backward(args);
-  if (on_ready) on_ready(rnn_offset_, head_weight_offset_);
-
-  // 4. Embedding rows.
-  if (needs_diff_src)
-    layers::embedding_backward(diff_embedded_.data(), tokens_.data(), steps, spec_.vocab_size, spec_.embedding_size,
-                               grads_.data() + embedding_offset_);
-  if (on_ready && rnn_offset_ > 0) on_ready(0, rnn_offset_);
 }
 
 layers::ModelSummary Model::summary() const {
@@ -254,15 +212,17 @@ layers::ModelSummary Model::summary() const {
 }
 
 std::vector<Model::Tensor> Model::export_tensors() const {
+  const float* params = parameters_.host_params();
   std::vector<Tensor> tensors;
-  auto copy = [&](const std::string& name, const std::vector<int64_t>& shape, int64_t offset) {
-    tensors.push_back({name, shape, std::vector<float>(params_.begin() + offset, params_.begin() + offset + product(shape))});
-  };
-  if (spec_.vocab_size > 0) copy("embedding.weight", {spec_.vocab_size, spec_.embedding_size}, embedding_offset_);
-  for (auto& t : layers::to_pytorch_state(spec_.recurrent, params_.data() + rnn_offset_))
-    tensors.push_back({"rnn." + t.name, t.shape, std::move(t.data)});
-  copy("head.weight", {spec_.output_size, spec_.head_input_size()}, head_weight_offset_);
-  copy("head.bias", {spec_.output_size}, head_bias_offset_);
+  for (const ParamSegment& segment : segments()) {
+    if (segment.name.rfind("rnn.", 0) == 0) continue;
+    tensors.push_back({segment.name, segment.shape,
+                       std::vector<float>(params + segment.offset, params + segment.offset + segment.size())});
+  }
+  // The recurrent tensors in PyTorch's layout (bias_hh added), after the embedding.
+  auto at = tensors.begin() + (embedding_ ? 1 : 0);
+  for (auto& t : layers::to_pytorch_state(spec_.recurrent, params + rnn_->begin()))
+    at = tensors.insert(at, {"rnn." + t.name, t.shape, std::move(t.data)}) + 1;
   return tensors;
 }
 
@@ -275,27 +235,24 @@ void Model::import_tensors(const std::vector<Tensor>& tensors) {
     else
       by_name[t.name] = &t;
   }
-  auto expect = [&](const std::string& name, const std::vector<int64_t>& shape) {
-    auto it = by_name.find(name);
-    if (it == by_name.end()) throw std::invalid_argument("checkpoint has no tensor '" + name + "'");
-    if (it->second->shape != shape || int64_t(it->second->data.size()) != product(shape))
-      throw std::invalid_argument("checkpoint tensor '" + name + "' has the wrong shape for this model");
-    return it->second;
-  };
   // Check everything before changing anything.
-  std::vector<float> staged = params_;
-  if (spec_.vocab_size > 0) {
-    const Tensor* t = expect("embedding.weight", {spec_.vocab_size, spec_.embedding_size});
-    std::copy(t->data.begin(), t->data.end(), staged.begin() + embedding_offset_);
+  float* params = parameters_.host_params();
+  std::vector<float> staged(params, params + parameter_count());
+  size_t known = 0;
+  for (const ParamSegment& segment : segments()) {
+    if (segment.name.rfind("rnn.", 0) == 0) continue;
+    auto it = by_name.find(segment.name);
+    if (it == by_name.end()) throw std::invalid_argument("checkpoint has no tensor '" + segment.name + "'");
+    const Tensor& t = *it->second;
+    if (t.shape != segment.shape || int64_t(t.data.size()) != segment.size())
+      throw std::invalid_argument("checkpoint tensor '" + segment.name + "' has the wrong shape for this model");
+    std::copy(t.data.begin(), t.data.end(), staged.begin() + segment.offset);
+    ++known;
   }
-  const Tensor* weight = expect("head.weight", {spec_.output_size, spec_.head_input_size()});
-  const Tensor* bias = expect("head.bias", {spec_.output_size});
-  std::copy(weight->data.begin(), weight->data.end(), staged.begin() + head_weight_offset_);
-  std::copy(bias->data.begin(), bias->data.end(), staged.begin() + head_bias_offset_);
-  const size_t known = spec_.vocab_size > 0 ? 3 : 2;
   if (by_name.size() != known) throw std::invalid_argument("checkpoint has tensors this model does not know");
-  layers::from_pytorch_state(spec_.recurrent, recurrent, staged.data() + rnn_offset_);
-  params_ = std::move(staged);
+  layers::from_pytorch_state(spec_.recurrent, recurrent, staged.data() + rnn_->begin());
+  std::copy(staged.begin(), staged.end(), params);
+  parameters_.from_host();
 }
 
 void import_checkpoint(Model& model, const Checkpoint& checkpoint) {

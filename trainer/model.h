@@ -1,18 +1,25 @@
-// The model every task trains: [Embedding] -> recurrent stack -> [dropout] -> Linear head.
+// The model every task trains: [Embedding] -> recurrent stack -> [dropout] -> Linear head,
+// ONE composition of the modules of layers/modules/ (module.h explains what a module is).
 //
-//   token input  (vocab_size > 0):  ids [T, N] -> Embedding -> [T, N, E]
+//   token input  (vocab_size > 0):  ids [T, N] -> Embedding "embedding" -> [T, N, E]
 //   numeric input (vocab_size == 0): values [T, N, F] go straight in
-//   recurrent stack (any backend)  -> dst [T, N, O], final states [L*D, N, S]
+//   Recurrent "rnn" (any backend)   -> dst [T, N, O], final states [L*D, N, S]
 //   head on every step (language model, tagging, copy):   dst [T*N, O]   -> [T*N, out]
-//   head on the final states (classify, forecast, adding): the last layer's final state of
-//     each direction, concatenated (or summed with merge=sum) -> [N, D*S] -> [N, out]
+//   head on the final states (classify, forecast, adding): FinalStates -> [N, D*S] (or
+//     [N, S] with merge=sum) -> [N, out]
+//   Dropout (stream 0x2000) in front of the Linear "head" while training
 //   padded batches (Batch::lengths): the stack runs every sequence over its own length
 //     (RecurrentForwardArgs::lengths), so each one's final state is its own last step's
 //
+// Device: the recurrent backend decides it (layers::backend_device: cudnn -> cuda, the
+// others -> cpu); the flat buffers, every activation and the carried state live there.
 // Every parameter lives in ONE flat buffer and every gradient in a second one with the
-// same offsets (`segments()` names them), so the optimizer, gradient clipping, the
-// all-reduce and checkpoints are each one loop over one buffer. Order: embedding, recurrent
-// stack (canonical PyTorch layout), head; backward produces gradients in reverse order.
+// same offsets (`segments()` names them, the modules registered them), so the optimizer,
+// gradient clipping, the all-reduce and checkpoints are each one loop over one buffer.
+// Order: embedding, recurrent stack (canonical PyTorch layout), head; backward produces
+// gradients in reverse order. The host side (params(), export/import_tensors, summary) is
+// the flat buffer itself on the cpu; on cuda it is a host mirror, current after
+// sync_to_host() (import_tensors and sync_from_host() upload it).
 //
 // Not thread safe: a Model owns the activations of its last training forward.
 #pragma once
@@ -23,7 +30,11 @@
 #include <string>
 #include <vector>
 
+#include "layers/device.h"
 #include "layers/init.h"
+#include "layers/modules/dense_modules.h"
+#include "layers/modules/module.h"
+#include "layers/modules/recurrent_module.h"
 #include "layers/recurrent.h"
 #include "layers/summary.h"
 #include "trainer/config.h"
@@ -52,51 +63,66 @@ struct ModelSpec {
 // The spec a config asks for on a task's data; throws std::invalid_argument for a bad mix.
 ModelSpec model_spec(const Config& config, const data::TaskInfo& info);
 
-// A named slice of the flat buffers. `group` gathers the slices of one layer for per-layer
-// gradient norms: "embedding", "rnn.l0", "rnn.l1", ..., "head".
-struct ParamSegment {
-  std::string name;  // "embedding.weight", "rnn.weight_ih_l0", "head.bias"
-  std::vector<int64_t> shape;
-  int64_t offset = 0;
-  std::string group;
-  int64_t size() const;
-};
+// A named slice of the flat buffers (layers/modules/module.h): the parameter registry.
+using ParamSegment = layers::ParamSegment;
 
-// The recurrent state carried between consecutive batches (truncated BPTT).
-// on_device: set by the GPU engine (trainer/engine.h) when its device buffers hold the
-// state and h/c are empty or a copy made by Engine::sync_carried_to_host; never set on the CPU.
+// The recurrent state carried between consecutive batches (truncated BPTT); the model's
+// forward starts from it and leaves the new one in it (detached: no gradient flows into
+// the previous batch). Where the state is:
+//   h non-empty        h/c (HOST) are the state: a restore from a checkpoint, or the copy
+//                      sync_to_host() made; the next forward reads (cuda: uploads) them.
+//   on_device, h empty device_h/device_c (on the model's device, whichever it is) hold the
+//                      state the last forward left; no copy is made per step (the model
+//                      swaps its final-state buffers in).
+//   neither (cleared)  zeros.
+// Call sync_to_host() before reading h/c (checkpoint save). A batch with resets_state or
+// another batch size than `batch` starts from zeros.
 struct CarriedState {
   int batch = 0;
-  std::vector<float> h, c;  // [L*D, N, S], [L*D, N, H]; empty = zeros
+  std::vector<float> h, c;  // [L*D, N, S], [L*D, N, H]; empty = see above
   bool on_device = false;
+  layers::Buffer<float> device_h, device_c;
   void clear() { batch = 0, h.clear(), c.clear(), on_device = false; }
+  // Copies device_h/device_c into h/c when the state is on the device and h is empty
+  // (synchronous); a no-op otherwise.
+  void sync_to_host();
 };
 
 class Model {
  public:
   Model(const ModelSpec& spec, uint64_t seed);
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
 
   const ModelSpec& spec() const { return spec_; }
-  int64_t parameter_count() const { return int64_t(params_.size()); }
-  float* params() { return params_.data(); }
-  const float* params() const { return params_.data(); }
-  float* grads() { return grads_.data(); }
-  const float* grads() const { return grads_.data(); }
-  void zero_grads();
-  const std::vector<ParamSegment>& segments() const { return segments_; }
+  layers::Device device() const { return parameters_.device(); }
+  int64_t parameter_count() const { return parameters_.count(); }
+  // HOST parameters (see the top of this file: on cuda, as of the last sync).
+  float* params() { return parameters_.host_params(); }
+  const float* params() const { return parameters_.host_params(); }
+  // HOST gradients: cpu models only (std::logic_error on cuda: use grad_buffer()).
+  float* grads() { return parameters_.grads().host().data(); }
+  const float* grads() const { return parameters_.grads().host().data(); }
+  // The flat buffers on the model's device.
+  layers::Buffer<float>& param_buffer() { return parameters_.params(); }
+  layers::Buffer<float>& grad_buffer() { return parameters_.grads(); }
+  void zero_grads() { parameters_.grads().zero(); }
+  const std::vector<ParamSegment>& segments() const { return parameters_.segments(); }
+  void sync_to_host() { parameters_.to_host(); }      // device -> params() (cuda)
+  void sync_from_host() { parameters_.from_host(); }  // params() -> device (cuda)
 
-  // Runs the batch; returns the head's output ([T*N, out] or [N, out]). With `state`,
-  // starts from its final states unless the batch resets state, and stores the new ones
-  // (detached: no gradient flows into the previous batch). training=true keeps what
-  // backward() needs and applies dropout drawn from `dropout_seed`.
-  const std::vector<float>& forward(const data::Batch& batch, bool training, uint64_t dropout_seed,
-                                    CarriedState* state = nullptr);
-  // Gradient of the loss w.r.t. forward()'s output in; adds into grads(). `on_ready`
-  // (optional) is called with each [begin, end) range of grads() as soon as it is final
-  // (head, then recurrent stack, then embedding), so a data-parallel all-reduce of those
-  // ranges can overlap the rest of the backward pass.
+  // Runs the batch; returns the head's output ([T*N, out] or [N, out]) on the model's
+  // device. With `state`, starts from it unless the batch resets state, and stores the new
+  // one (see CarriedState). training=true keeps what backward() needs and applies dropout
+  // drawn from `dropout_seed`.
+  const layers::Buffer<float>& forward(const data::Batch& batch, bool training, uint64_t dropout_seed,
+                                       CarriedState* state = nullptr);
+  // Gradient of the loss w.r.t. forward()'s output in (on the model's device); adds into
+  // the gradients. `on_ready` (optional) is called with each [begin, end) range of the
+  // gradients as soon as it is final (head, then recurrent stack, then embedding), so a
+  // data-parallel all-reduce of those ranges can overlap the rest of the backward pass.
   using ReadyCallback = std::function<void(int64_t begin, int64_t end)>;
-  void backward(const std::vector<float>& diff_output, const ReadyCallback& on_ready = nullptr);
+  void backward(const layers::Buffer<float>& diff_output, const ReadyCallback& on_ready = nullptr);
 
   // Keras-style summary (layer output shapes and parameter counts).
   layers::ModelSummary summary() const;
@@ -114,18 +140,22 @@ class Model {
   void import_tensors(const std::vector<Tensor>& tensors);
 
  private:
-  ModelSpec spec_;
-  std::unique_ptr<layers::RecurrentStack> stack_;
-  std::vector<float> params_, grads_;
-  std::vector<ParamSegment> segments_;
-  int64_t embedding_offset_ = 0, rnn_offset_ = 0, head_weight_offset_ = 0, head_bias_offset_ = 0;
+  const float* start_state(const data::Batch& batch, CarriedState* state, const float** c0);
+  void keep_state(CarriedState* state, bool padded);
 
-  // Activations of the last forward.
+  ModelSpec spec_;
+  layers::ParameterSet parameters_;
+  std::unique_ptr<layers::Embedding> embedding_;  // token input only
+  std::unique_ptr<layers::Recurrent> rnn_;
+  layers::FinalStates final_states_;  // head on the final states only
+  layers::Dropout head_dropout_;
+  std::unique_ptr<layers::Linear> head_;
+
+  // The last forward.
   int seq_len_ = 0, batch_ = 0;
   bool training_ = false;
-  std::vector<int32_t> tokens_;
-  std::vector<float> embedded_, dst_, h_final_, c_final_, head_in_, head_mask_, output_;
-  std::vector<float> diff_head_in_, diff_dst_, diff_h_final_, diff_embedded_;
+  const float* head_input_ = nullptr;
+  layers::Buffer<float> values_;  // numeric input (the stack reads it again in backward)
 };
 
 // Loads the model tensors of an rnnlab checkpoint into `model` (the training state stored

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "layers/losses.h"
+#include "layers/ops.h"
 
 namespace rnnlab::trainer {
 
@@ -16,40 +16,49 @@ void MetricSums::add(const MetricSums& other) {
 
 Objective::Objective(const data::TaskInfo& info, bool char_level) : info_(info), char_level_(char_level) {}
 
-double Objective::evaluate(const data::Batch& batch, const std::vector<float>& output, MetricSums& sums,
-                           std::vector<float>* diff_output) const {
+// `sums`: where the loss ops add, on output's device.
+void Objective::run_loss(const data::Batch& batch, const layers::Buffer<float>& output,
+                         const layers::ops::LossSums& sums, layers::Buffer<float>* diff_output) const {
+  const layers::Device device = output.device();
   const double scale = batch.global_targets > 0 ? 1.0 / double(batch.global_targets) : 0.0;
   float* diff = nullptr;
   if (diff_output) {
+    if (diff_output->device() != device) *diff_output = layers::Buffer<float>(device);
     diff_output->resize(output.size());
     diff = diff_output->data();
   }
-  double loss = 0;
+  if (labels_.device() != device) labels_ = layers::Buffer<int32_t>(device), values_ = layers::Buffer<float>(device);
   if (info_.regression) {
     const int64_t count = int64_t(batch.value_targets.size());
     if (int64_t(output.size()) != count) throw std::logic_error("objective: output and targets differ in size");
-    const auto result = layers::mean_squared_error(output.data(), batch.value_targets.data(), count, diff,
-                                                   layers::Reduction::sum);
-    loss = result.loss;
-    for (int64_t i = 0; i < count; ++i) sums.abs_error_sum += std::fabs(output[i] - batch.value_targets[i]);
-    sums.count += double(count);
+    layers::ops::mean_squared_error(device, output.data(), layers::on_device(batch.value_targets, values_), count,
+                                    scale, diff, {sums.loss, sums.count, nullptr, sums.abs_error});
   } else {
     const std::vector<int32_t>& labels = info_.per_step_output ? batch.token_targets : batch.labels;
     const int64_t rows = int64_t(labels.size());
     if (int64_t(output.size()) != rows * info_.output_size)
       throw std::logic_error("objective: output and labels differ in size");
-    const auto result = layers::softmax_cross_entropy(output.data(), labels.data(), rows, info_.output_size,
-                                                      data::kIgnoreIndex, diff, layers::Reduction::sum);
-    loss = result.loss;
-    const auto accuracy = layers::count_correct(output.data(), labels.data(), rows, info_.output_size,
-                                                data::kIgnoreIndex);
-    sums.correct += double(accuracy.correct);
-    sums.count += double(result.count);
+    if (device != layers::Device::cpu)
+      layers::ops::check_labels("softmax_cross_entropy", labels.data(), rows, info_.output_size, data::kIgnoreIndex);
+    layers::ops::softmax_cross_entropy(device, output.data(), layers::on_device(labels, labels_), rows,
+                                       info_.output_size, data::kIgnoreIndex, scale, diff,
+                                       {sums.loss, sums.count, sums.correct, nullptr});
   }
-  sums.loss_sum += loss;
-  if (diff)
-    for (float& g : *diff_output) g = float(g * scale);
-  return loss;
+}
+
+void Objective::accumulate(const data::Batch& batch, const layers::Buffer<float>& output, double* device_sums,
+                           layers::Buffer<float>* diff_output) const {
+  run_loss(batch, output, {device_sums, device_sums + 1, device_sums + 2, device_sums + 3}, diff_output);
+}
+
+void Objective::evaluate(const data::Batch& batch, const layers::Buffer<float>& output, MetricSums& sums,
+                         layers::Buffer<float>* diff_output) const {
+  if (output.on_cpu())
+    return run_loss(batch, output, {&sums.loss_sum, &sums.count, &sums.correct, &sums.abs_error_sum}, diff_output);
+  sums_ = layers::Buffer<double>(output.device(), kMetricSlots);
+  sums_.zero();
+  accumulate(batch, output, sums_.data(), diff_output);
+  sums.add(MetricSums::from_vector(sums_.to_host()));
 }
 
 std::map<std::string, double> Objective::metrics(const MetricSums& sums) const {

@@ -8,6 +8,12 @@
 // global target count, so that summing gradients over data-parallel ranks gives exactly
 // the gradient of the global mean (and a rank with an empty batch contributes zero).
 // Metrics accumulate sums and counts over batches and ranks, and are divided at the end.
+//
+// One implementation for every device: the loss runs as layers/ops.h's softmax
+// cross-entropy / mean squared error on the device of the model's output, adding into
+// MetricSums' four slots (kMetricSlots doubles on that device), so an engine reads the sums
+// back once per step. Labels are checked on the host first (the error names the row).
+// Not thread safe (it stages the batch's targets on the device).
 #pragma once
 
 #include <cstdint>
@@ -15,12 +21,16 @@
 #include <string>
 #include <vector>
 
+#include "layers/device.h"
+#include "layers/ops.h"
 #include "trainer/data/batch.h"
 #include "trainer/data/task_data.h"
 
 namespace rnnlab::trainer {
 
 // Sums over batches (and ranks: add the vectors element-wise, see to_vector/from_vector).
+// On a device, the same four doubles in this order (kMetricSlots).
+constexpr int kMetricSlots = 4;
 struct MetricSums {
   double loss_sum = 0;        // nats (classification) or squared normalised error
   double count = 0;           // targets
@@ -35,18 +45,28 @@ class Objective {
  public:
   explicit Objective(const data::TaskInfo& info, bool char_level = false);
 
-  // Loss of `output` on `batch` (sum over this rank's targets), accumulated into `sums`;
-  // with `diff_output`, also writes d(loss_sum / batch.global_targets)/d(output).
-  double evaluate(const data::Batch& batch, const std::vector<float>& output, MetricSums& sums,
-                  std::vector<float>* diff_output) const;
+  // Loss of `output` on `batch` (sum over this rank's targets) added into `device_sums`
+  // (kMetricSlots doubles on output's device, MetricSums' order); with `diff_output`, also
+  // writes d(loss_sum / batch.global_targets)/d(output) there (resized, same device).
+  void accumulate(const data::Batch& batch, const layers::Buffer<float>& output, double* device_sums,
+                  layers::Buffer<float>* diff_output) const;
+  // The same into host `sums` (any device; on the cpu the ops add into `sums` directly).
+  void evaluate(const data::Batch& batch, const layers::Buffer<float>& output, MetricSums& sums,
+                layers::Buffer<float>* diff_output) const;
 
   // The task's metrics from accumulated sums, e.g. {"loss", "perplexity", "bpc"},
   // {"loss", "accuracy"}, {"loss", "rmse", "mae"} (original units), {"mse"}.
   std::map<std::string, double> metrics(const MetricSums& sums) const;
 
  private:
+  void run_loss(const data::Batch& batch, const layers::Buffer<float>& output, const layers::ops::LossSums& sums,
+                layers::Buffer<float>* diff_output) const;
+
   data::TaskInfo info_;
   bool char_level_;
+  mutable layers::Buffer<int32_t> labels_;  // the batch's targets on a cuda output's device
+  mutable layers::Buffer<float> values_;
+  mutable layers::Buffer<double> sums_;     // evaluate() on cuda
 };
 
 }  // namespace rnnlab::trainer

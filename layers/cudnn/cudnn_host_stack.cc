@@ -1,7 +1,9 @@
-// make_cudnn_stack (layers/cudnn/cudnn_stack.h): a RecurrentStack on host pointers over a
-// CudnnStack. Each call uploads what it reads, runs, downloads what it writes and waits
-// for the stream, so the backend-equivalence tests drive cuDNN like any CPU backend. Not
-// for training speed (the GPU trainer uses CudnnStack on device buffers).
+// The two RecurrentStack faces of a CudnnStack:
+//   make_cudnn_stack (layers/cudnn/cudnn_stack.h): HOST pointers. Each call uploads what it
+//     reads, runs, downloads what it writes and waits for the stream, so the
+//     backend-equivalence tests drive cuDNN like any CPU backend. Not for training speed.
+//   make_cudnn_device_stack (layers/device_stack.h): DEVICE pointers, passed through as
+//     they are (lengths from the host args); what a model on Device::cuda runs.
 #include <memory>
 #include <stdexcept>
 
@@ -95,7 +97,27 @@ class CudnnHostStack final : public RecurrentStack {
   DeviceBuffer<float> diff_dst_, diff_hT_, diff_cT_, diff_params_, diff_src_, diff_h0_, diff_c0_;
 };
 
+class CudnnDeviceStack final : public RecurrentStack {
+ public:
+  CudnnDeviceStack(const RecurrentOptions& options, const CudnnTuning& tuning) : stack_(options, tuning) {}
+
+  const RecurrentOptions& options() const override { return stack_.options(); }
+  std::string_view backend() const override { return "cudnn"; }
+  Device device() const override { return Device::cuda; }
+  void forward(const RecurrentForwardArgs& args, bool training) override {
+    stack_.forward(args, training, args.lengths);  // host lengths (cudnn_stack.h)
+  }
+  void backward(const RecurrentBackwardArgs& args) override { stack_.backward(args); }
+
+ private:
+  CudnnStack stack_;
+};
+
 }  // namespace
+
+std::unique_ptr<RecurrentStack> make_cudnn_device_stack(const RecurrentOptions& options, const CudnnTuning& tuning) {
+  return std::make_unique<CudnnDeviceStack>(options, tuning);
+}
 
 std::unique_ptr<RecurrentStack> make_cudnn_stack(const RecurrentOptions& options, const CudnnTuning& tuning) {
   return std::make_unique<CudnnHostStack>(options, tuning);

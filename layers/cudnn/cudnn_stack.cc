@@ -459,7 +459,6 @@ CudnnStack::CudnnStack(const RecurrentOptions& options, const CudnnTuning& tunin
     : impl_(std::make_unique<Impl>(options, tuning)) {}
 CudnnStack::~CudnnStack() = default;
 const RecurrentOptions& CudnnStack::options() const { return impl_->options; }
-int CudnnStack::cudnn_runs() const { return int(impl_->runs.size()); }
 void CudnnStack::forward(const RecurrentForwardArgs& args, bool training, const int* seq_lengths) {
   impl_->forward(args, training, seq_lengths);
 }

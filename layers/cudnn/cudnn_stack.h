@@ -4,7 +4,9 @@
 //
 //   CudnnStack                 DEVICE pointers in RecurrentForwardArgs/RecurrentBackwardArgs
 //                              (same fields and shapes as recurrent.h), plus optional
-//                              per-sequence lengths: what the GPU trainer uses.
+//                              per-sequence lengths. Private to layers/: callers outside
+//                              get it as a RecurrentStack from make_cudnn_device_stack
+//                              (layers/device_stack.h, device() == Device::cuda).
 //   make_cudnn_stack(options)  a RecurrentStack on HOST pointers (copies in and out), so
 //                              the backend-equivalence tests run cuDNN like any backend;
 //                              make_recurrent_stack("cudnn", ...) returns it.
@@ -42,18 +44,10 @@
 #include <memory>
 #include <string_view>
 
+#include "layers/device_stack.h"  // CudnnTuning, make_cudnn_device_stack
 #include "layers/recurrent.h"
 
 namespace rnnlab::layers {
-
-struct CudnnTuning {
-  // Allow TF32 tensor-core math (CUDNN_DEFAULT_MATH; PyTorch's default
-  // torch.backends.cudnn.allow_tf32 = True). Off: CUDNN_FMA_MATH, exact FP32.
-  bool allow_tf32 = false;
-  // Run all layers in one cuDNN RNN where nothing runs between them; false runs one per
-  // layer always (the benchmark measures both).
-  bool fuse_layers = true;
-};
 
 class CudnnStack {
  public:
@@ -65,8 +59,6 @@ class CudnnStack {
   CudnnStack& operator=(const CudnnStack&) = delete;
 
   const RecurrentOptions& options() const;
-  // How many cuDNN RNNs one forward runs (1 when the stack is fused).
-  int cudnn_runs() const;
 
   // All pointers in `args` are DEVICE pointers (params: canonical layout on the device).
   // `seq_lengths`: HOST array of args.batch lengths, or nullptr (args.lengths is not read

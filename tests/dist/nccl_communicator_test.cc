@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "dist/communicator.h"
-#include "layers/cuda/device.h"
+#include "layers/device.h"
 
 namespace rnnlab::dist {
 namespace {
@@ -58,7 +58,7 @@ TEST(Nccl, AllReduceSumAndAverageOnDeviceBuffers) {
       const std::vector<float> mine = rank_values(g_comm->rank(), count);
       layers::cuda::DeviceBuffer<float> buffer;
       buffer.upload(mine.data(), count);
-      layers::cuda::device_context().synchronize();  // the contract: the buffer is written
+      layers::synchronize(layers::Device::cuda);  // the contract: the buffer is written
       g_comm->all_reduce(buffer.data(), count, op);
       std::vector<float> result(count);
       buffer.download(result.data());
@@ -77,7 +77,7 @@ TEST(Nccl, BroadcastFromEveryRoot) {
     const std::vector<float> mine = rank_values(g_comm->rank(), count);
     layers::cuda::DeviceBuffer<float> buffer;
     buffer.upload(mine.data(), count);
-    layers::cuda::device_context().synchronize();
+    layers::synchronize(layers::Device::cuda);
     g_comm->broadcast(buffer.data(), count, root);
     std::vector<float> result(count);
     buffer.download(result.data());
@@ -94,7 +94,7 @@ TEST(Nccl, SeveralAsyncAllReducesWaitedInAnyOrder) {
     const std::vector<float> mine = rank_values(g_comm->rank(), counts[b]);
     buffers[b].upload(mine.data(), counts[b]);
   }
-  layers::cuda::device_context().synchronize();
+  layers::synchronize(layers::Device::cuda);
   std::vector<AsyncHandle> handles;
   for (std::size_t b = 0; b < counts.size(); ++b)
     handles.push_back(g_comm->start_all_reduce(buffers[b].data(), counts[b], ReduceOp::sum,

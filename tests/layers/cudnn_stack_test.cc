@@ -1,6 +1,8 @@
-// cuDNN backend specifics: the error without a device (runs everywhere), the peephole
-// refusal, and per-sequence lengths (GPU): a padded batch gives every sequence exactly what
-// it gets alone, zero output and no gradient at padded steps.
+// cuDNN backend specifics: the error without a device (runs everywhere, for both faces:
+// make_recurrent_stack("cudnn") on host pointers, make_cudnn_device_stack on device
+// pointers), the peephole refusal, and per-sequence lengths (GPU, through the device
+// face): a padded batch gives every sequence exactly what it gets alone, zero output and no
+// gradient at padded steps.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -10,11 +12,9 @@
 #include <vector>
 
 #include "layers/cuda/device.h"
+#include "layers/device_stack.h"
 #include "layers/random.h"
 #include "layers/recurrent.h"
-#ifdef RNNLAB_WITH_CUDA
-#include "layers/cudnn/cudnn_stack.h"
-#endif
 
 namespace rnnlab::layers {
 namespace {
@@ -51,6 +51,12 @@ TEST(CudnnBackend, NoDeviceErrorNamesTheBackend) {
     EXPECT_EQ(message.rfind("cudnn: no CUDA device (", 0), 0u) << message;
     EXPECT_NE(message.find(cuda::cuda_unavailable_reason()), std::string::npos) << message;
   }
+  try {
+    make_cudnn_device_stack(small_options(Cell::lstm));
+    FAIL() << "make_cudnn_device_stack without a device did not throw";
+  } catch (const std::runtime_error& error) {
+    EXPECT_EQ(std::string(error.what()).rfind("cudnn: no CUDA device (", 0), 0u) << error.what();
+  }
   // The device helpers fail the same way instead of crashing.
   EXPECT_THROW(cuda::device_context(), std::runtime_error);
   EXPECT_THROW(cuda::DeviceBuffer<float>(16), std::runtime_error);
@@ -66,6 +72,7 @@ TEST(CudnnBackend, PeepholeIsRefusedByName) {
   } catch (const std::invalid_argument& error) {
     EXPECT_NE(std::string(error.what()).find("peephole"), std::string::npos) << error.what();
   }
+  EXPECT_THROW(make_cudnn_device_stack(options), std::invalid_argument) << "the device face refuses it too";
 }
 
 #ifdef RNNLAB_WITH_CUDA
@@ -88,7 +95,7 @@ Result run_device(const RecurrentOptions& options, int seq_len, int batch, const
                   const std::vector<float>& diff_cT, const int* lengths) {
   using cuda::DeviceBuffer;
   const bool lstm = options.cell == Cell::lstm;
-  CudnnStack stack(options);
+  const auto stack = make_cudnn_device_stack(options);
   DeviceBuffer<float> d_params, d_src, d_h0, d_c0, d_diff_dst, d_diff_hT, d_diff_cT;
   d_params.upload(params.data(), params.size());
   d_src.upload(src.data(), src.size());
@@ -110,7 +117,8 @@ Result run_device(const RecurrentOptions& options, int seq_len, int batch, const
   fwd.dst = dst.data();
   fwd.hT = hT.data();
   fwd.cT = lstm ? cT.data() : nullptr;
-  stack.forward(fwd, true, lengths);
+  fwd.lengths = lengths;  // a HOST array on every device
+  stack->forward(fwd, true);
   RecurrentBackwardArgs bwd;
   bwd.diff_dst = d_diff_dst.data();
   bwd.diff_hT = d_diff_hT.data();
@@ -119,7 +127,7 @@ Result run_device(const RecurrentOptions& options, int seq_len, int batch, const
   bwd.diff_h0 = diff_h0.data();
   bwd.diff_c0 = lstm ? diff_c0.data() : nullptr;
   bwd.diff_params = diff_params.data();
-  stack.backward(bwd);
+  stack->backward(bwd);
   Result result;
   auto fetch = [](const DeviceBuffer<float>& buffer, std::vector<float>& host) {
     host.resize(buffer.size());

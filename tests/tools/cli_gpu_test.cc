@@ -10,7 +10,7 @@
 #include <filesystem>
 #include <string>
 
-#include "layers/cuda/device.h"
+#include "layers/device.h"
 #include "tests/trainer/train_test_util.h"
 
 namespace {
@@ -34,7 +34,7 @@ TEST(CliGpu, DoctorReportsNcclAndFailsClearlyWithoutADevice) {
   const std::string plain = run("'" RNNLAB_BIN "' doctor --skip-bench", &code);
   EXPECT_EQ(code, 0) << plain;
   EXPECT_NE(plain.find("NCCL: "), std::string::npos) << plain;
-  if (rnnlab::layers::cuda::cuda_device_available())
+  if (rnnlab::layers::device_available(rnnlab::layers::Device::cuda))
     GTEST_SKIP() << "a CUDA device is present; this checks doctor --nccl's error without one";
   const std::string nccl = run("'" RNNLAB_BIN "' doctor --nccl --skip-bench", &code);
   EXPECT_NE(code, 0) << nccl;
@@ -47,7 +47,7 @@ TEST(CliGpu, DoctorReportsNcclAndFailsClearlyWithoutADevice) {
 }
 
 TEST(CliGpu, CudnnWithoutDeviceFailsNamingFileAndKey) {
-  if (rnnlab::layers::cuda::cuda_device_available())
+  if (rnnlab::layers::device_available(rnnlab::layers::Device::cuda))
     GTEST_SKIP() << "a CUDA device is present; this checks the no-device error";
   TempFolder folder;
   folder.write("text.txt", rnnlab::trainer::testing_util::tiny_text());

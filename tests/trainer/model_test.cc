@@ -1,8 +1,9 @@
 // trainer::Model: Keras parameter counts through the Model, the flat buffer's segments,
 // gradients of the whole model (embedding + stack + head, final-state and per-step heads,
 // bidirectional concat and sum) against finite differences, the checkpoint round trip, and
-// the exactness of equal-length batches (a batch of variable-length data equals each of
-// its sequences alone).
+// the module registry and the carried state, the exactness of equal-length batches (a batch of variable-length data equals each of
+// its sequences alone). The gradient checks run the same body on every device (cuda: the
+// cudnn backend; skipped, saying so, without a GPU).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "layers/random.h"
+#include "tests/trainer/device_test_util.h"
 #include "tests/trainer/train_test_util.h"
 #include "trainer/checkpoint.h"
 #include "trainer/data/task_data.h"
@@ -107,10 +109,17 @@ data::Batch random_token_batch(int seq_len, int batch, int vocab, uint64_t seed)
 // Loss = sum_i w_i * output_i with fixed random w, so d loss / d output = w exactly and the
 // test checks the model's own chain (head, final-state wiring, stack, embedding).
 double linear_loss(Model& model, const data::Batch& batch, const std::vector<float>& w) {
-  const auto& out = model.forward(batch, true, 0);
+  const std::vector<float> out = model.forward(batch, true, 0).to_host();
   double loss = 0;
   for (size_t i = 0; i < out.size(); ++i) loss += double(w[i]) * out[i];
   return loss;
+}
+
+// A host vector as a buffer on `device`.
+layers::Buffer<float> buffer_of(const std::vector<float>& host, layers::Device device = layers::Device::cpu) {
+  layers::Buffer<float> buffer(device);
+  buffer.upload(host);
+  return buffer;
 }
 
 void expect_gradient_matches_finite_differences(const ModelSpec& spec, const data::Batch& batch) {
@@ -120,8 +129,8 @@ void expect_gradient_matches_finite_differences(const ModelSpec& spec, const dat
   layers::RandomStream random{5, 2};
   for (float& x : w) x = random.next_uniform() * 2 - 1;
   model.zero_grads();
-  model.backward(w);
-  const std::vector<float> analytic(model.grads(), model.grads() + model.parameter_count());
+  model.backward(buffer_of(w, model.device()));
+  const std::vector<float> analytic = model.grad_buffer().to_host();
   // Every segment, a spread of its entries (the embedding rows the batch uses included).
   int checked = 0, nonzero = 0;
   for (const ParamSegment& segment : model.segments()) {
@@ -131,10 +140,13 @@ void expect_gradient_matches_finite_differences(const ModelSpec& spec, const dat
       const float saved = model.params()[i];
       const float h = 1e-2f;
       model.params()[i] = saved + h;
+      model.sync_from_host();
       const double plus = linear_loss(model, batch, w);
       model.params()[i] = saved - h;
+      model.sync_from_host();
       const double minus = linear_loss(model, batch, w);
       model.params()[i] = saved;
+      model.sync_from_host();
       const double numeric = (plus - minus) / (2.0 * h);
       EXPECT_NEAR(analytic[size_t(i)], numeric, 2e-2 + 2e-2 * std::fabs(numeric))
           << segment.name << "[" << k << "]";
@@ -146,26 +158,40 @@ void expect_gradient_matches_finite_differences(const ModelSpec& spec, const dat
 
 }
 
-TEST(ModelGradient, FinalStateHeadForwardLstm) {
-  expect_gradient_matches_finite_differences(token_spec(7, 4, Cell::lstm, 5, 2, Direction::forward, false, 3),
-                                             random_token_batch(5, 3, 7, 1));
-}
-TEST(ModelGradient, FinalStateHeadBidirectionalConcat) {
+// The gradient checks, one body per device.
+class ModelGradient : public ::testing::TestWithParam<layers::Device> {
+ protected:
+  void SetUp() override { RNNLAB_SKIP_WITHOUT(GetParam()); }
+  ModelSpec on_device(ModelSpec spec) const {
+    spec.backend = testing_util::backend_for(GetParam(), spec.backend);
+    return spec;
+  }
+};
+
+TEST_P(ModelGradient, FinalStateHeadForwardLstm) {
   expect_gradient_matches_finite_differences(
-      token_spec(7, 4, Cell::gru, 5, 2, Direction::bidirectional_concat, false, 3), random_token_batch(5, 3, 7, 2));
+      on_device(token_spec(7, 4, Cell::lstm, 5, 2, Direction::forward, false, 3)), random_token_batch(5, 3, 7, 1));
 }
-TEST(ModelGradient, FinalStateHeadBidirectionalSum) {
+TEST_P(ModelGradient, FinalStateHeadBidirectionalConcat) {
   expect_gradient_matches_finite_differences(
-      token_spec(7, 4, Cell::lstm, 5, 2, Direction::bidirectional_sum, false, 2), random_token_batch(4, 2, 7, 3));
+      on_device(token_spec(7, 4, Cell::gru, 5, 2, Direction::bidirectional_concat, false, 3)),
+      random_token_batch(5, 3, 7, 2));
 }
-TEST(ModelGradient, PerStepHeadBidirectionalConcat) {
+TEST_P(ModelGradient, FinalStateHeadBidirectionalSum) {
   expect_gradient_matches_finite_differences(
-      token_spec(6, 3, Cell::rnn_tanh, 4, 2, Direction::bidirectional_concat, true, 6), random_token_batch(4, 2, 6, 4));
+      on_device(token_spec(7, 4, Cell::lstm, 5, 2, Direction::bidirectional_sum, false, 2)),
+      random_token_batch(4, 2, 7, 3));
 }
-TEST(ModelGradient, PerStepHeadSumAndNumericInput) {
+TEST_P(ModelGradient, PerStepHeadBidirectionalConcat) {
   expect_gradient_matches_finite_differences(
-      token_spec(6, 3, Cell::lstm, 4, 1, Direction::bidirectional_sum, true, 6), random_token_batch(4, 2, 6, 5));
-  ModelSpec numeric = token_spec(0, 0, Cell::gru, 5, 2, Direction::bidirectional_concat, false, 2);
+      on_device(token_spec(6, 3, Cell::rnn_tanh, 4, 2, Direction::bidirectional_concat, true, 6)),
+      random_token_batch(4, 2, 6, 4));
+}
+TEST_P(ModelGradient, PerStepHeadSumAndNumericInput) {
+  expect_gradient_matches_finite_differences(
+      on_device(token_spec(6, 3, Cell::lstm, 4, 1, Direction::bidirectional_sum, true, 6)),
+      random_token_batch(4, 2, 6, 5));
+  ModelSpec numeric = on_device(token_spec(0, 0, Cell::gru, 5, 2, Direction::bidirectional_concat, false, 2));
   numeric.input_features = 2;
   numeric.recurrent.input_size = 2;
   data::Batch batch;
@@ -177,13 +203,81 @@ TEST(ModelGradient, PerStepHeadSumAndNumericInput) {
   expect_gradient_matches_finite_differences(numeric, batch);
 }
 
+INSTANTIATE_TEST_SUITE_P(Devices, ModelGradient, testing_util::all_devices(), testing_util::device_name);
+
+// The registry the modules share: offsets in registration order, each module's range,
+// no registration after the buffers exist, and a stack on another device than the
+// parameters is refused naming both.
+TEST(ModelModules, ParameterSetRegistryAndModuleRanges) {
+  layers::ParameterSet parameters(layers::Device::cpu);
+  layers::Embedding embedding(parameters, "embedding", 5, 3);
+  layers::RecurrentOptions rnn;
+  rnn.cell = Cell::gru;
+  rnn.input_size = 3;
+  rnn.hidden_size = 4;
+  layers::Recurrent recurrent(parameters, "rnn", layers::make_recurrent_stack("reference", rnn));
+  layers::Linear head(parameters, "head", 4, 2);
+  EXPECT_EQ(embedding.begin(), 0);
+  EXPECT_EQ(embedding.end(), 15);
+  EXPECT_EQ(recurrent.begin(), 15);
+  EXPECT_EQ(recurrent.end(), 15 + layers::recurrent_parameter_count(rnn));
+  EXPECT_EQ(head.begin(), recurrent.end());
+  EXPECT_EQ(head.end(), parameters.count());
+  EXPECT_EQ(parameters.segments().back().name, "head.bias");
+  EXPECT_EQ(parameters.segments()[1].group, "rnn.l0");
+  parameters.allocate();
+  EXPECT_EQ(int64_t(parameters.params().size()), parameters.count());
+  EXPECT_EQ(int64_t(parameters.grads().size()), parameters.count());
+  EXPECT_THROW(layers::Linear(parameters, "late", 2, 2), std::logic_error);
+
+  layers::ParameterSet on_cuda(layers::Device::cuda);
+  try {
+    layers::Recurrent wrong(on_cuda, "rnn", layers::make_recurrent_stack("reference", rnn));
+    ADD_FAILURE() << "a cpu stack over cuda parameters was accepted";
+  } catch (const std::invalid_argument& error) {
+    EXPECT_NE(std::string(error.what()).find("computes on cpu"), std::string::npos) << error.what();
+  }
+}
+
+// The carried state stays in the model's buffers between forwards (no host copy per step);
+// sync_to_host() makes the copy, and a host copy (a restore) is what the next forward uses.
+TEST(ModelModules, CarriedStateStaysInTheModelBuffersUntilSynced) {
+  Model model(token_spec(7, 4, Cell::lstm, 5, 2, Direction::forward, true, 7), 3);
+  const data::Batch first = random_token_batch(4, 3, 7, 1);
+  data::Batch second = random_token_batch(4, 3, 7, 2);
+  second.resets_state = false;  // continues `first`
+  CarriedState state;
+  model.forward(first, false, 0, &state);
+  EXPECT_TRUE(state.on_device);
+  EXPECT_TRUE(state.h.empty()) << "no host copy per step";
+  EXPECT_EQ(state.batch, 3);
+  const std::vector<float> continued = model.forward(second, false, 0, &state).to_host();
+
+  CarriedState restored;
+  model.forward(first, false, 0, &restored);
+  restored.sync_to_host();
+  ASSERT_EQ(restored.h.size(), size_t(2 * 3 * 5));
+  ASSERT_EQ(restored.c.size(), size_t(2 * 3 * 5));
+  CarriedState from_host;
+  from_host.batch = 3;
+  from_host.h = restored.h;
+  from_host.c = restored.c;
+  EXPECT_EQ(model.forward(second, false, 0, &from_host).to_host(), continued) << "a host copy is the state";
+  CarriedState zeros;
+  zeros.batch = 3;
+  EXPECT_NE(model.forward(second, false, 0, &zeros).to_host(), continued) << "a cleared state starts from zeros";
+  from_host.h.resize(4);
+  from_host.on_device = false;
+  EXPECT_THROW(model.forward(second, false, 0, &from_host), std::invalid_argument) << "wrong size";
+}
+
 TEST(ModelCheckpoint, RoundTripGivesIdenticalOutputs) {
   TempFolder folder;
   for (const std::string backend : {"onednn", "reference"}) {
     const ModelSpec spec = token_spec(9, 4, Cell::lstm, 6, 2, Direction::bidirectional_concat, false, 3, backend);
     Model original(spec, 11);
     const data::Batch batch = random_token_batch(5, 4, 9, 6);
-    const std::vector<float> expected = original.forward(batch, false, 0);
+    const std::vector<float> expected = original.forward(batch, false, 0).to_host();
     const auto tensors = original.export_tensors();
     std::vector<TensorRef> refs;
     for (const auto& t : tensors) refs.push_back({t.name, t.shape, t.data.data()});
@@ -193,9 +287,9 @@ TEST(ModelCheckpoint, RoundTripGivesIdenticalOutputs) {
     std::vector<Model::Tensor> back;
     for (const auto& t : loaded.tensors) back.push_back({t.name, t.shape, t.data});
     Model restored(spec, 12);  // other seed: other initial weights
-    EXPECT_NE(restored.forward(batch, false, 0), expected);
+    EXPECT_NE(restored.forward(batch, false, 0).host(), expected);
     restored.import_tensors(back);
-    EXPECT_EQ(restored.forward(batch, false, 0), expected) << backend;
+    EXPECT_EQ(restored.forward(batch, false, 0).host(), expected) << backend;
     EXPECT_TRUE(std::equal(restored.params(), restored.params() + restored.parameter_count(), original.params()));
   }
 }
@@ -276,7 +370,7 @@ TEST_P(VariableLengths, PaddedBatchEqualsEachSequenceAlone) {
     const std::set<int32_t> lengths(batch.lengths.begin(), batch.lengths.end());
     if (lengths.size() < 2) continue;  // the cases that need padding
     MetricSums sums;
-    std::vector<float> diff;
+    layers::Buffer<float> diff;
     model.zero_grads();
     objective.evaluate(batch, model.forward(batch, true, 0), sums, &diff);
     model.backward(diff);

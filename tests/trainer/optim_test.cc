@@ -1,6 +1,9 @@
 // Optimizers against PyTorch 1.13's torch.optim (numbers printed by
 // tests/trainer/torch_optim_reference.py with /usr/bin/python3), clipping against
-// torch.nn.utils.clip_grad_norm_, and the learning-rate schedules.
+// torch.nn.utils.clip_grad_norm_, and the learning-rate schedules. The optimizer tests run
+// the same body on every device (the update ops of layers/ops.h on cpu and cuda buffers;
+// the cuda instance is skipped, saying so, without a GPU): the cuda updates must equal the
+// cpu ones bit for bit (the same float arithmetic), clipping through grad_scale included.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -8,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "layers/random.h"
+#include "tests/trainer/device_test_util.h"
 #include "trainer/config.h"
 #include "trainer/optim.h"
 #include "trainer/schedule.h"
@@ -25,11 +30,30 @@ const Rows kGrads = {{0.1f, -0.2f, 0.3f, 0.05f, -1.5f},
                      {0.05f, -0.6f, 0.2f, 0.0f, -0.75f}};
 const std::vector<double> kLrs = {0.1, 0.05, 0.02, 0.01};
 
-void expect_matches_torch(const OptimizerOptions& options, const Rows& expected) {
-  auto optimizer = make_optimizer(options, 5);
-  std::vector<float> params = kStart;
+using layers::Buffer;
+using layers::Device;
+
+// Host values as a buffer on `device`.
+template <typename T>
+Buffer<T> buffer_of(const std::vector<T>& host, Device device) {
+  Buffer<T> buffer(device);
+  buffer.upload(host);
+  return buffer;
+}
+
+// The optimizer tests, one body per device.
+class OptimizerOnDevice : public ::testing::TestWithParam<Device> {
+ protected:
+  void SetUp() override { RNNLAB_SKIP_WITHOUT(GetParam()); }
+  void expect_matches_torch(const OptimizerOptions& options, const Rows& expected) const;
+};
+
+void OptimizerOnDevice::expect_matches_torch(const OptimizerOptions& options, const Rows& expected) const {
+  auto optimizer = make_optimizer(options, 5, GetParam());
+  Buffer<float> device_params = buffer_of(kStart, GetParam());
   for (size_t step = 0; step < kGrads.size(); ++step) {
-    optimizer->step(params.data(), kGrads[step].data(), 5, kLrs[step]);
+    optimizer->step(device_params.data(), buffer_of(kGrads[step], GetParam()).data(), 5, kLrs[step]);
+    const std::vector<float> params = device_params.to_host();
     for (size_t i = 0; i < params.size(); ++i)
       EXPECT_NEAR(params[i], expected[step][i], 2e-6 * (1 + std::fabs(expected[step][i])))
           << options.name << " step " << step + 1 << " param " << i;
@@ -37,7 +61,7 @@ void expect_matches_torch(const OptimizerOptions& options, const Rows& expected)
   EXPECT_EQ(optimizer->step_count(), 4);
 }
 
-TEST(Optimizer, SgdMatchesTorch) {
+TEST_P(OptimizerOnDevice, SgdMatchesTorch) {
   OptimizerOptions options;
   options.name = "sgd";
   expect_matches_torch(options, {{4.900000095e-01f, -1.230000019e+00f, 1.970000029e+00f, -5.000000354e-03f, 3.150000095e+00f},
@@ -46,7 +70,7 @@ TEST(Optimizer, SgdMatchesTorch) {
                                  {4.735000134e-01f, -1.235000014e+00f, 1.983000040e+00f, 4.999999888e-03f, 3.092499971e+00f}});
 }
 
-TEST(Optimizer, SgdMomentumMatchesTorch) {
+TEST_P(OptimizerOnDevice, SgdMomentumMatchesTorch) {
   OptimizerOptions options;
   options.name = "sgd";
   options.momentum = 0.9;
@@ -56,7 +80,7 @@ TEST(Optimizer, SgdMomentumMatchesTorch) {
                                  {4.580110013e-01f, -1.226612091e+00f, 1.970283031e+00f, 6.975499447e-03f, 3.164185286e+00f}});
 }
 
-TEST(Optimizer, SgdNesterovWithWeightDecayMatchesTorch) {
+TEST_P(OptimizerOnDevice, SgdNesterovWithWeightDecayMatchesTorch) {
   OptimizerOptions options;
   options.name = "sgd";
   options.momentum = 0.9;
@@ -68,7 +92,7 @@ TEST(Optimizer, SgdNesterovWithWeightDecayMatchesTorch) {
                                  {4.335983098e-01f, -1.208582997e+00f, 1.947652936e+00f, 1.128151640e-02f, 3.226703405e+00f}});
 }
 
-TEST(Optimizer, AdamMatchesTorch) {
+TEST_P(OptimizerOnDevice, AdamMatchesTorch) {
   OptimizerOptions options;
   options.name = "adam";
   expect_matches_torch(options, {{4.000000060e-01f, -1.149999976e+00f, 1.899999976e+00f, -9.999997914e-02f, 3.099999905e+00f},
@@ -77,7 +101,7 @@ TEST(Optimizer, AdamMatchesTorch) {
                                  {3.456914425e-01f, -1.141225576e+00f, 1.901266098e+00f, -6.630694121e-02f, 3.113028526e+00f}});
 }
 
-TEST(Optimizer, AdamL2WeightDecayMatchesTorch) {
+TEST_P(OptimizerOnDevice, AdamL2WeightDecayMatchesTorch) {
   OptimizerOptions options;
   options.name = "adam";
   options.weight_decay = 0.1;
@@ -87,7 +111,7 @@ TEST(Optimizer, AdamL2WeightDecayMatchesTorch) {
                                  {3.401539028e-01f, -1.106103659e+00f, 1.856474280e+00f, -6.496167183e-02f, 3.094259501e+00f}});
 }
 
-TEST(Optimizer, AdamWDecoupledWeightDecayMatchesTorch) {
+TEST_P(OptimizerOnDevice, AdamWDecoupledWeightDecayMatchesTorch) {
   OptimizerOptions options;
   options.name = "adamw";
   options.weight_decay = 0.1;
@@ -102,16 +126,18 @@ TEST(Optimizer, AdamWDecoupledWeightDecayMatchesTorch) {
 
 // Restoring the named state and the step counter into a fresh optimizer continues exactly
 // as the original would have: what a checkpoint resume relies on.
-TEST(Optimizer, StateRestoreContinuesBitIdentically) {
+TEST_P(OptimizerOnDevice, StateRestoreContinuesBitIdentically) {
   for (const std::string name : {"sgd", "adam", "adamw"}) {
     OptimizerOptions options;
     options.name = name;
     options.momentum = 0.9;
-    auto original = make_optimizer(options, 5);
-    std::vector<float> params = kStart;
-    for (int step = 0; step < 2; ++step) original->step(params.data(), kGrads[step].data(), 5, kLrs[step]);
+    auto original = make_optimizer(options, 5, GetParam());
+    Buffer<float> params = buffer_of(kStart, GetParam());
+    for (int step = 0; step < 2; ++step)
+      original->step(params.data(), buffer_of(kGrads[step], GetParam()).data(), 5, kLrs[step]);
 
-    auto restored = make_optimizer(options, 5);
+    auto restored = make_optimizer(options, 5, GetParam());
+    original->download_state();
     auto from = original->state();
     auto to = restored->state();
     ASSERT_EQ(from.size(), to.size()) << name;
@@ -120,15 +146,73 @@ TEST(Optimizer, StateRestoreContinuesBitIdentically) {
       ASSERT_EQ(from[i].second->size(), 5u);
       *to[i].second = *from[i].second;
     }
+    restored->upload_state();
     restored->set_step_count(original->step_count());
-    std::vector<float> params_copy = params;
+    Buffer<float> params_copy = buffer_of(params.to_host(), GetParam());
     for (int step = 2; step < 4; ++step) {
-      original->step(params.data(), kGrads[step].data(), 5, kLrs[step]);
-      restored->step(params_copy.data(), kGrads[step].data(), 5, kLrs[step]);
+      const Buffer<float> grads = buffer_of(kGrads[step], GetParam());
+      original->step(params.data(), grads.data(), 5, kLrs[step]);
+      restored->step(params_copy.data(), grads.data(), 5, kLrs[step]);
     }
-    EXPECT_EQ(params, params_copy) << name;
+    EXPECT_EQ(params.to_host(), params_copy.to_host()) << name;
   }
 }
+
+// Clipping as the engine does it (the factor of clip_scale handed to the update as
+// grad_scale) equals clip_grad_norm's in-place scaling followed by a cpu step, bit for
+// bit, on every device and optimizer, over several steps; so does the optimizer state.
+TEST_P(OptimizerOnDevice, FusedClippingEqualsClipGradNormThenStep) {
+  const int64_t count = 10007;
+  const std::vector<std::pair<std::string, double>> cases = {{"sgd", 0}, {"sgd", 0.9}, {"adam", 0}, {"adamw", 0}};
+  for (const auto& [name, momentum] : cases) {
+    SCOPED_TRACE(name);
+    OptimizerOptions options;
+    options.name = name;
+    options.momentum = momentum;
+    options.nesterov = momentum > 0;
+    options.weight_decay = 0.01;
+    std::vector<float> params(static_cast<size_t>(count));
+    for (int64_t i = 0; i < count; ++i) params[size_t(i)] = float(layers::random_normal(1, 1, uint64_t(i)));
+    auto cpu = make_optimizer(options, count);
+    auto device = make_optimizer(options, count, GetParam());
+    Buffer<float> device_params = buffer_of(params, GetParam());
+    int clipped = 0;
+    for (int step = 0; step < 6; ++step) {
+      std::vector<float> grads(static_cast<size_t>(count));
+      for (int64_t i = 0; i < count; ++i)
+        grads[size_t(i)] = float(layers::random_normal(2, uint64_t(step), uint64_t(i))) * 0.1f;
+      const double max_norm = step % 2 == 0 ? 5.0 : 0.0;  // the norm is about 10: clipped on even steps
+      const float scale = clip_scale(l2_norm(grads.data(), count), max_norm);
+      clipped += scale != 1.0f;
+      const Buffer<float> device_grads = buffer_of(grads, GetParam());
+      if (max_norm > 0) clip_grad_norm(grads.data(), count, max_norm);
+      cpu->step(params.data(), grads.data(), count, 0.01 * (step + 1));
+      device->step(device_params.data(), device_grads.data(), count, 0.01 * (step + 1), scale);
+    }
+    EXPECT_EQ(clipped, 3);
+    EXPECT_EQ(params, device_params.to_host());
+    EXPECT_EQ(cpu->step_count(), device->step_count());
+    device->download_state();
+    const auto expected_state = cpu->state();
+    const auto actual_state = device->state();
+    ASSERT_EQ(expected_state.size(), actual_state.size());
+    for (size_t s = 0; s < expected_state.size(); ++s) {
+      EXPECT_EQ(expected_state[s].first, actual_state[s].first);
+      EXPECT_EQ(*expected_state[s].second, *actual_state[s].second) << expected_state[s].first;
+    }
+  }
+}
+
+TEST_P(OptimizerOnDevice, InvalidOptionsFailOnEveryDevice) {
+  OptimizerOptions options;
+  options.name = "adam";
+  options.beta1 = 1.5;
+  EXPECT_THROW(make_optimizer(options, 10, GetParam()), std::invalid_argument);
+  options.name = "lamb";
+  EXPECT_THROW(make_optimizer(options, 10, GetParam()), std::invalid_argument);
+}
+
+INSTANTIATE_TEST_SUITE_P(Devices, OptimizerOnDevice, testing_util::all_devices(), testing_util::device_name);
 
 TEST(Optimizer, StateNames) {
   OptimizerOptions options;
