@@ -30,13 +30,6 @@ std::string read_file(const std::string& path) {
   return text;
 }
 
-std::string trim(const std::string& text) {
-  const char* space = " \t\r\n";
-  const size_t begin = text.find_first_not_of(space);
-  if (begin == std::string::npos) return "";
-  return text.substr(begin, text.find_last_not_of(space) - begin + 1);
-}
-
 // Lines without their terminators ("\n" or "\r\n"), numbered from 1.
 std::vector<std::string> split_lines(const std::string& text) {
   std::vector<std::string> lines;
@@ -65,6 +58,13 @@ bool parse_number(const std::string& field, double* value) {
 }
 
 }  // namespace
+
+std::string trim(const std::string& text) {
+  const char* space = " \t\r\n";
+  const size_t begin = text.find_first_not_of(space);
+  if (begin == std::string::npos) return "";
+  return text.substr(begin, text.find_last_not_of(space) - begin + 1);
+}
 
 std::string read_text(const std::string& path) {
   std::error_code error;

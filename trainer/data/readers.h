@@ -37,6 +37,8 @@ struct TaggedSentence {
 };
 
 std::string read_text(const std::string& path);
+// `text` without leading and trailing spaces, tabs, "\r" and "\n".
+std::string trim(const std::string& text);
 std::vector<LabeledText> read_labeled_tsv(const std::string& path);
 std::vector<LabeledText> read_labeled_csv(const std::string& path);
 std::vector<TaggedSentence> read_tagged(const std::string& path);

@@ -15,13 +15,6 @@ namespace {
 // Stream of the generated tasks' random numbers.
 constexpr uint64_t kGeneratedStream = 0x5345513251ull;  // "SEQ2Q"
 
-std::string trim_spaces(const std::string& text) {
-  const char* space = " \t\r";
-  const size_t begin = text.find_first_not_of(space);
-  if (begin == std::string::npos) return "";
-  return text.substr(begin, text.find_last_not_of(space) - begin + 1);
-}
-
 std::vector<std::string> split_tabs(const std::string& line) {
   std::vector<std::string> fields;
   size_t begin = 0;
@@ -38,8 +31,8 @@ std::string malformed(const std::vector<std::string>& fields) {
   if (fields.size() > 3) {
     return "expected 'source<TAB>target[<TAB>key]', found " + std::to_string(fields.size()) + " columns";
   }
-  if (trim_spaces(fields[0]).empty()) return "empty source side";
-  if (trim_spaces(fields[1]).empty()) return "empty target side";
+  if (trim(fields[0]).empty()) return "empty source side";
+  if (trim(fields[1]).empty()) return "empty target side";
   return "";
 }
 
@@ -71,7 +64,7 @@ PairFile read_translation_pairs(const std::string& path) {
     std::string content = text.substr(begin, end - begin);
     begin = end + 1;
     if (!content.empty() && content.back() == '\r') content.pop_back();
-    if (trim_spaces(content).empty()) continue;
+    if (trim(content).empty()) continue;
     const std::vector<std::string> fields = split_tabs(content);
     const std::string problem = malformed(fields);
     if (!problem.empty()) {
@@ -81,8 +74,8 @@ PairFile read_translation_pairs(const std::string& path) {
       }
       continue;
     }
-    file.pairs.push_back({trim_spaces(fields[0]), trim_spaces(fields[1]),
-                          fields.size() > 2 ? trim_spaces(fields[2]) : "", line});
+    file.pairs.push_back({trim(fields[0]), trim(fields[1]),
+                          fields.size() > 2 ? trim(fields[2]) : "", line});
   }
   if (file.pairs.empty()) {
     throw std::invalid_argument("data file '" + path + "' holds no source<TAB>target pairs" +
