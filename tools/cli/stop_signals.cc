@@ -10,15 +10,27 @@ volatile std::sig_atomic_t g_stop_signal = 0;
 
 extern "C" void record_stop_signal(int signal_number) { g_stop_signal = signal_number; }
 
+// The alternate stack the handlers run on (64 KiB: a signal frame with AVX-512 state is a few KiB).
+alignas(64) char g_signal_stack[1 << 16];
+
 }  // namespace
 
 StopSignals::StopSignals() {
   g_stop_signal = 0;
-  for (size_t i = 0; i < kSignals.size(); ++i) previous_[i] = std::signal(kSignals[i], record_stop_signal);
+  stack_t stack{};
+  stack.ss_sp = g_signal_stack;
+  stack.ss_size = sizeof g_signal_stack;
+  ::sigaltstack(&stack, &previous_stack_);
+  struct sigaction action {};
+  action.sa_handler = record_stop_signal;
+  action.sa_flags = SA_RESTART | SA_ONSTACK;
+  sigemptyset(&action.sa_mask);
+  for (size_t i = 0; i < kSignals.size(); ++i) ::sigaction(kSignals[i], &action, &previous_[i]);
 }
 
 StopSignals::~StopSignals() {
-  for (size_t i = 0; i < kSignals.size(); ++i) std::signal(kSignals[i], previous_[i]);
+  for (size_t i = 0; i < kSignals.size(); ++i) ::sigaction(kSignals[i], &previous_[i], nullptr);
+  ::sigaltstack(&previous_stack_, nullptr);
 }
 
 int StopSignals::requested() { return g_stop_signal; }
